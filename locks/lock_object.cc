@@ -1,0 +1,308 @@
+#include "locks/lock_object.h"
+
+#include <atomic>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "locks/kassert.h"
+#include "locks/witness.h"
+
+namespace kqsim::locks {
+
+namespace {
+
+uint64_t live_now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+void refresh(lock_object& lo, const sim::Scheduler& s) {
+  if (lo.gen != s.generation()) {
+    lo.gen = s.generation();
+    lo.owner_tid = kNoThread;
+    lo.recurse = 0;
+    lo.sharers = 0;
+    lo.waiters = 0;
+  }
+}
+
+void misuse(const std::string& msg, SrcLoc site) {
+  sim::Finding f;
+  f.kind = sim::FindingKind::kLockMisuse;
+  f.message = msg;
+  f.sites = {sim::Site::from(site)};
+  f.fatal = true;
+  if (Witness* w = Witness::current()) {
+    w->report(std::move(f));
+  } else if (sim::Scheduler* s = sim::Scheduler::current()) {
+    s->report(std::move(f));
+  }
+}
+
+bool busy_sim(const lock_object& lo, bool exclusive) {
+  return lo.owner_tid != kNoThread || (exclusive && lo.sharers > 0);
+}
+bool busy_live(const lock_object& lo, bool exclusive) {
+  return lo.live_owner != kNoThread || (exclusive && lo.live_sharers > 0);
+}
+
+bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  s.point();
+  refresh(lo, s);
+  Witness* w = Witness::current();
+  const Tid me = s.self();
+  if (lo.owner_tid == me) {
+    if (exclusive && lo.recursable()) {
+      ++lo.recurse;
+      return true;
+    }
+    if (try_only && !exclusive) return false;
+    misuse(fmt::format("recursed on non-recursive {} {} @ {}\n first acquired @ {}", lock_class_name(lo.lo_class),
+                       lo.lo_name, site.str(), lo.locked_at.str()),
+           site);
+    return false;
+  }
+  const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
+  if (w != nullptr) w->checkorder(lo, flags, site);
+  const bool contended = busy_sim(lo, exclusive);
+  if (contended && try_only) return false;
+  const uint64_t t0 = s.steps();
+  if (contended && lo.sleepable() && w != nullptr)
+    w->sleep_check(nullptr, fmt::format("blocking on {} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name), site);
+  while (busy_sim(lo, exclusive)) {
+    ++lo.waiters;
+    s.park(&lo, site);
+    --lo.waiters;
+  }
+  if (exclusive) {
+    lo.owner_tid = me;
+    lo.locked_at = site;
+    lo.acquired_at = s.steps();
+  } else {
+    ++lo.sharers;
+  }
+  s.acquire(lo.sync);
+  if (w != nullptr) {
+    w->lock(lo, flags, site);
+    if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
+      w->profile().record_acquire(w->class_of(lo), contended, s.steps() - t0, LockProfile::Unit::kSteps);
+  }
+  if (s.tracing())
+    s.trace_note(exclusive ? "lock" : "slock", fmt::format("{} \"{}\"{}", lock_class_name(lo.lo_class), lo.lo_name,
+                                                           contended ? " (contended)" : ""),
+                 site);
+  return true;
+}
+
+void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site, bool point_after) {
+  refresh(lo, s);
+  const Tid me = s.self();
+  if (s.aborting()) {  // unwinding an ended execution: let go quietly
+    if (exclusive && lo.owner_tid == me) lo.owner_tid = kNoThread;
+    if (!exclusive && lo.sharers > 0) --lo.sharers;
+    return;
+  }
+  Witness* w = Witness::current();
+  if (exclusive) {
+    if (lo.owner_tid != me) {
+      misuse(lo.owner_tid == kNoThread
+                 ? fmt::format("{} {} not locked @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str())
+                 : fmt::format("{} {} not owned @ {}: held by thread {}", lock_class_name(lo.lo_class), lo.lo_name,
+                               site.str(), lo.owner_tid),
+             site);
+      return;
+    }
+    if (lo.recurse > 0) {
+      --lo.recurse;
+      return;
+    }
+  } else if (lo.sharers == 0) {
+    misuse(fmt::format("{} {} not share locked @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str()), site);
+    return;
+  }
+  if (w != nullptr) {
+    w->unlock(lo, site);
+    if (exclusive && w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
+      w->profile().record_release(w->class_of(lo), s.steps() - lo.acquired_at, LockProfile::Unit::kSteps);
+  }
+  if (s.tracing())
+    s.trace_note(exclusive ? "unlock" : "sunlock", fmt::format("{} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name),
+                 site);
+  s.release_join(lo.sync);
+  if (exclusive) lo.owner_tid = kNoThread;
+  else --lo.sharers;
+  if (lo.waiters > 0) s.wake_all(&lo);
+  if (point_after) s.point();
+}
+
+bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  Witness* w = Witness::current();
+  const Tid me = live_tid();
+  const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
+  {
+    std::unique_lock<std::mutex> g(lo.live_m);
+    if (lo.live_owner == me) {
+      if (exclusive && lo.recursable()) {
+        ++lo.live_recurse;
+        return true;
+      }
+      g.unlock();
+      if (try_only && !exclusive) return false;
+      misuse(fmt::format("recursed on non-recursive {} {} @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str()),
+             site);
+      panic_at(fmt::format("recursed on non-recursive {} {}", lock_class_name(lo.lo_class), lo.lo_name), site);
+    }
+  }
+  if (w != nullptr) w->checkorder(lo, flags, site);
+  const uint64_t t0 = live_now_ns();
+  bool contended;
+  {
+    std::unique_lock<std::mutex> g(lo.live_m);
+    contended = busy_live(lo, exclusive);
+    if (contended && try_only) return false;
+    while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
+    if (exclusive) lo.live_owner = me;
+    else ++lo.live_sharers;
+  }
+  const uint64_t t1 = live_now_ns();
+  if (exclusive) {
+    lo.acquired_at = t1;
+    lo.locked_at = site;
+  }
+  if (w != nullptr) {
+    w->lock(lo, flags, site);
+    if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
+      w->profile().record_acquire(w->class_of(lo), contended, t1 - t0, LockProfile::Unit::kNanoseconds);
+  }
+  return true;
+}
+
+void release_live(lock_object& lo, bool exclusive, SrcLoc site) {
+  Witness* w = Witness::current();
+  const Tid me = live_tid();
+  uint64_t hold = 0;
+  {
+    std::unique_lock<std::mutex> g(lo.live_m);
+    if (exclusive) {
+      if (lo.live_owner != me) {
+        g.unlock();
+        misuse(fmt::format("{} {} not owned @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str()), site);
+        panic_at(fmt::format("{} {} not owned", lock_class_name(lo.lo_class), lo.lo_name), site);
+      }
+      if (lo.live_recurse > 0) {
+        --lo.live_recurse;
+        return;
+      }
+      hold = live_now_ns() - lo.acquired_at;
+    } else if (lo.live_sharers == 0) {
+      g.unlock();
+      panic_at(fmt::format("{} {} not share locked", lock_class_name(lo.lo_class), lo.lo_name), site);
+    }
+  }
+  if (w != nullptr) {
+    w->unlock(lo, site);
+    if (exclusive && w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
+      w->profile().record_release(w->class_of(lo), hold, LockProfile::Unit::kNanoseconds);
+  }
+  {
+    std::lock_guard<std::mutex> g(lo.live_m);
+    if (exclusive) lo.live_owner = kNoThread;
+    else --lo.live_sharers;
+  }
+  lo.live_cv.notify_all();
+}
+
+}  // namespace
+
+const char* lock_class_name(LockClass c) {
+  switch (c) {
+    case LockClass::kSleepMutex: return "sleep mutex";
+    case LockClass::kSpinMutex: return "spin mutex";
+    case LockClass::kSx: return "sx";
+  }
+  return "lock";
+}
+
+std::string lock_object::describe() const { return fmt::format("{} \"{}\"", lock_class_name(lo_class), lo_name); }
+
+Tid lock_object::owner() const {
+  sim::Scheduler* s = sim::Scheduler::current();
+  if (s != nullptr) return gen == s->generation() ? owner_tid : kNoThread;
+  return live_owner;
+}
+
+bool lock_object::recursable() const {
+  return lo_class == LockClass::kSx ? (lo_flags & SX_RECURSE) != 0 : (lo_flags & MTX_RECURSE) != 0;
+}
+
+bool lock_object::dupok() const {
+  return lo_class == LockClass::kSx ? (lo_flags & SX_DUPOK) != 0 : (lo_flags & MTX_DUPOK) != 0;
+}
+
+void lo_init(lock_object& lo, const char* name, const char* type, int flags, LockClass cls) {
+  lo.lo_name = name;
+  lo.lo_type = type != nullptr ? type : name;
+  lo.lo_flags = flags;
+  lo.lo_class = cls;
+  lo.lo_initialized = true;
+  lo.lo_destroyed = false;
+  lo.gen = 0;
+  lo.owner_tid = kNoThread;
+  lo.recurse = lo.sharers = lo.waiters = 0;
+  lo.w_cache = nullptr;
+  lo.w_class = kNoClass;
+  lo.live_owner = kNoThread;
+  lo.live_recurse = lo.live_sharers = 0;
+}
+
+bool lo_acquire(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return acquire_sim(*s, lo, exclusive, try_only, site);
+  return acquire_live(lo, exclusive, try_only, site);
+}
+
+void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point_after) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return release_sim(*s, lo, exclusive, site, point_after);
+  release_live(lo, exclusive, site);
+}
+
+bool lo_owned(const lock_object& lo) {
+  if (sim::Scheduler* s = sim::Scheduler::current())
+    return lo.gen == s->generation() && lo.owner_tid == s->self();
+  std::lock_guard<std::mutex> g(const_cast<lock_object&>(lo).live_m);
+  return lo.live_owner == live_tid();
+}
+
+uint32_t lo_recursed(const lock_object& lo) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return lo.gen == s->generation() ? lo.recurse : 0;
+  std::lock_guard<std::mutex> g(const_cast<lock_object&>(lo).live_m);
+  return lo.live_recurse;
+}
+
+uint32_t lo_sharers(const lock_object& lo) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return lo.gen == s->generation() ? lo.sharers : 0;
+  std::lock_guard<std::mutex> g(const_cast<lock_object&>(lo).live_m);
+  return lo.live_sharers;
+}
+
+void lo_assert(const lock_object& lo, int what, SrcLoc site) {
+  if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;
+  const bool owned = lo_owned(lo);
+  const char* cls = lock_class_name(lo.lo_class);
+  if ((what & LA_XLOCKED) && !owned) panic_at(fmt::format("{} {} not owned", cls, lo.lo_name), site);
+  if ((what & LA_SLOCKED) && lo_sharers(lo) == 0) panic_at(fmt::format("{} {} not share locked", cls, lo.lo_name), site);
+  if ((what & LA_LOCKED) && !owned && lo_sharers(lo) == 0)
+    panic_at(fmt::format("{} {} not locked", cls, lo.lo_name), site);
+  if (what == LA_UNLOCKED && owned) panic_at(fmt::format("{} {} owned", cls, lo.lo_name), site);
+  if ((what & LA_RECURSED) && lo_recursed(lo) == 0) panic_at(fmt::format("{} {} not recursed", cls, lo.lo_name), site);
+  if ((what & LA_NOTRECURSED) && lo_recursed(lo) != 0) panic_at(fmt::format("{} {} recursed", cls, lo.lo_name), site);
+}
+
+Tid live_tid() {
+  static std::atomic<Tid> next{0};
+  thread_local Tid id = next.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+}  // namespace kqsim::locks

@@ -1,0 +1,124 @@
+#include "locks/sleepq.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <list>
+
+#include <fmt/format.h>
+
+#include "locks/kassert.h"
+#include "locks/witness.h"
+#include "model/kern/bsd_errno.h"
+
+namespace kqsim::locks {
+
+namespace {
+
+// A sleeping thread in deterministic mode: what it waits on.
+class SleepWait final : public sim::Waitable {
+ public:
+  SleepWait(const void* chan, const char* wmesg) : chan_(chan), wmesg_(wmesg) {}
+  std::string describe() const override { return fmt::format("wakeup on \"{}\"", wmesg_); }
+  const void* channel() const override { return chan_; }
+
+ private:
+  const void* chan_;
+  const char* wmesg_;
+};
+
+// Live mode: sleepers hashed by channel.
+struct Sleeper {
+  const void* chan;
+  bool woken = false;
+};
+struct Bucket {
+  std::mutex m;
+  std::condition_variable cv;
+  std::list<Sleeper*> sleepers;
+};
+constexpr size_t kBuckets = 64;
+Bucket& bucket(const void* chan) {
+  static Bucket buckets[kBuckets];
+  return buckets[(reinterpret_cast<uintptr_t>(chan) >> 4) % kBuckets];
+}
+
+// The common body. `interlock` may be null; `drop` leaves it released.
+int sleep_common(const void* chan, lock_object* interlock, bool exclusive, bool drop, const char* wmesg, int timo,
+                 SrcLoc loc) {
+  if (Witness* w = Witness::current())
+    w->sleep_check(interlock, fmt::format("Sleeping on \"{}\"", wmesg), loc);
+  if (sim::Scheduler* s = sim::Scheduler::current()) {
+    if (interlock != nullptr) {
+      KASSERT(lo_recursed(*interlock) == 0, ("msleep on recursed lock %s", interlock->lo_name));
+      lo_release(*interlock, exclusive, loc, /*point_after=*/false);
+    }
+    SleepWait sw(chan, wmesg);
+    uint64_t deadline = timo > 0 ? s->now() + static_cast<uint64_t>(timo) * kNsPerTick : sim::kNever;
+    sim::WakeReason r = s->park(&sw, loc, deadline);
+    if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
+    return r == sim::WakeReason::kTimedOut ? bsd::kEWOULDBLOCK : 0;
+  }
+  Bucket& b = bucket(chan);
+  Sleeper me{chan};
+  bool timed_out = false;
+  {
+    std::unique_lock<std::mutex> g(b.m);
+    auto it = b.sleepers.insert(b.sleepers.end(), &me);
+    if (interlock != nullptr) lo_release(*interlock, exclusive, loc);
+    if (timo > 0) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timo * 1000 / hz);
+      timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
+    } else {
+      b.cv.wait(g, [&] { return me.woken; });
+    }
+    b.sleepers.erase(it);
+  }
+  if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
+  return timed_out ? bsd::kEWOULDBLOCK : 0;
+}
+
+void wake(const void* chan, bool one, SrcLoc loc) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) {
+    s->point();
+    unsigned n = s->wake_channel(chan, one);
+    if (s->tracing()) s->trace_note(one ? "wakeup1" : "wakeup", fmt::format("{} woken", n), loc);
+    return;
+  }
+  Bucket& b = bucket(chan);
+  {
+    std::lock_guard<std::mutex> g(b.m);
+    for (Sleeper* sl : b.sleepers) {
+      if (sl->chan == chan && !sl->woken) {
+        sl->woken = true;
+        if (one) break;
+      }
+    }
+  }
+  b.cv.notify_all();
+}
+
+}  // namespace
+
+int msleep(const void* chan, mtx* m, int pri, const char* wmesg, int timo, SrcLoc loc) {
+  if (m != nullptr) mtx_assert(m, MA_OWNED, loc);
+  return sleep_common(chan, m, true, (pri & PDROP) != 0, wmesg, timo, loc);
+}
+
+int msleep_spin(const void* chan, mtx* m, const char* wmesg, int timo, SrcLoc loc) {
+  return sleep_common(chan, m, true, false, wmesg, timo, loc);
+}
+
+int sx_sleep(const void* chan, sx* s, int pri, const char* wmesg, int timo, SrcLoc loc) {
+  bool excl = sx_xlocked(s);
+  return sleep_common(chan, s, excl, (pri & PDROP) != 0, wmesg, timo, loc);
+}
+
+int tsleep(const void* chan, int, const char* wmesg, int timo, SrcLoc loc) {
+  return sleep_common(chan, nullptr, true, false, wmesg, timo, loc);
+}
+
+void wakeup(const void* chan, SrcLoc loc) { wake(chan, false, loc); }
+void wakeup_one(const void* chan, SrcLoc loc) { wake(chan, true, loc); }
+
+}  // namespace kqsim::locks

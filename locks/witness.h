@@ -1,0 +1,134 @@
+// witness.h - kqsim's WITNESS: lock-order and lock-use checking.
+//
+// Contract
+// --------
+// A Witness owns a WitnessGraph (the lock-order graph over lock classes) and
+// a LockProfile, and keeps, per thread, the stack of locks it holds. It lives
+// as long as an exploration (or a live run): the graph only grows, so a
+// reversal is found even when its two halves were seen in different
+// executions, different threads, or on different lock instances of one class.
+// It can be saved to and merged from a file (WitnessGraph::to_json/merge).
+//
+// The primitives call, in this order, FreeBSD's hooks:
+//   checkorder(lo, flags, site)  before a blocking acquisition: for every held
+//       lock H (of another class) add the edge H -> lo to the graph; an edge
+//       that closes a cycle is a "lock order reversal" reported once, in
+//       WITNESS's form, with where the established order was first seen.
+//       Two locks of one class held together are a "duplicate lock of same
+//       type" unless either allows it (MTX_DUPOK). Try-locks are not checked
+//       (they cannot deadlock) but are recorded as held.
+//   lock(lo, flags, site)        after acquiring: push on the held stack.
+//   unlock(lo, site)             before releasing: remove from the stack.
+// and the runtime calls thread_exit(tid) when a simulated thread returns (locks
+// still held are reported). sleep_check() reports sleeping or blocking on a
+// sleepable lock while a spin mutex is held.
+//
+// Which Witness is in force: Witness::current() is the one installed for the
+// calling OS thread with set_current() (the explorer installs one per worker),
+// else the process-wide one from set_global() (live mode), else none (no
+// checking, no profiling). Findings go to the running Scheduler (deterministic
+// mode) or are collected in the Witness (live mode: take_findings()).
+//
+// Thread-safety: all of it. The graph is internally synchronised; the held
+// stacks are per simulated thread (deterministic: one OS thread) or
+// thread-local (live); live findings are under a mutex.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "locks/lock_object.h"
+#include "locks/profile.h"
+#include "locks/witness_graph.h"
+#include "model/sim/finding.h"
+
+namespace kqsim::locks {
+
+class Witness {
+ public:
+  struct Options {
+    bool check = true;     // order and use checks
+    bool profile = true;   // lock profiling
+  };
+
+  Witness() = default;
+  explicit Witness(Options o) : opts_(o) {}
+  Witness(const Witness&) = delete;
+  Witness& operator=(const Witness&) = delete;
+
+  static Witness* current() {
+    Witness* w = tls_current_;
+    return w != nullptr ? w : global_;
+  }
+  static void set_current(Witness* w) { tls_current_ = w; }
+  static Witness* thread_current() { return tls_current_; }
+  static void set_global(Witness* w) { global_ = w; }
+
+  const Options& options() const { return opts_; }
+  WitnessGraph& graph() { return graph_; }
+  const WitnessGraph& graph() const { return graph_; }
+  LockProfile& profile() { return profile_; }
+
+  ClassId class_of(lock_object& lo);
+
+  void checkorder(lock_object& lo, int flags, SrcLoc site);
+  void lock(lock_object& lo, int flags, SrcLoc site);
+  void unlock(lock_object& lo, SrcLoc site);
+  void thread_exit(Tid tid);
+  // Reports when the calling thread holds a spin mutex other than `except`
+  // and is about to sleep (`what` says how: "msleep on \"kqread\"", "blocking
+  // on sleep mutex \"kqueue\""). Returns true when it reported.
+  bool sleep_check(const lock_object* except, const std::string& what, SrcLoc site);
+  // Whether the calling thread holds a spin mutex.
+  bool holds_spin();
+  // "exclusive sleep mutex kqueue (kqueue) r = 0 locked @ knote/kern_event.cc:120" per held lock.
+  std::string held_text();
+
+  // "sleep mutex \"A\" locked @ x.cc:10, sx \"B\" ..." for simulated thread `tid`
+  // of the running execution (deadlock reports).
+  std::string holds_of(Tid tid);
+
+  // Files a finding: to the running Scheduler, or into the live list.
+  void report(sim::Finding f);
+  std::vector<sim::Finding> take_findings();
+  size_t live_finding_count();
+
+ private:
+  struct Held {
+    lock_object* lo;
+    SrcLoc site;
+    int flags;
+  };
+  struct HeldStack {
+    uint32_t gen = 0;
+    const Witness* owner = nullptr;
+    std::vector<Held> locks;
+  };
+  HeldStack& held();
+  std::string held_line(const Held& h) const;
+
+  static inline thread_local Witness* tls_current_ = nullptr;
+  static inline Witness* global_ = nullptr;
+
+  Options opts_;
+  WitnessGraph graph_;
+  LockProfile profile_;
+  HeldStack sim_held_[sim::kMaxThreads];
+  std::mutex live_mu_;
+  std::vector<sim::Finding> live_findings_;
+};
+
+// Installs `w` as the calling OS thread's witness for a scope.
+class WitnessScope {
+ public:
+  explicit WitnessScope(Witness* w) : prev_(Witness::thread_current()) { Witness::set_current(w); }
+  ~WitnessScope() { Witness::set_current(prev_); }
+  WitnessScope(const WitnessScope&) = delete;
+  WitnessScope& operator=(const WitnessScope&) = delete;
+
+ private:
+  Witness* prev_;
+};
+
+}  // namespace kqsim::locks

@@ -1,0 +1,280 @@
+// scheduler.h - the deterministic runtime: simulated threads on fibers, one
+// execution at a time, every interleaving chosen by a Strategy.
+//
+// Contract
+// --------
+// A Scheduler runs executions. run(strategy, root) starts `root` as simulated
+// thread 0 on a fiber and returns when every simulated thread has finished, or
+// the execution was ended by a fatal finding (deadlock, fault, step bound, or
+// any finding when Options::stop_on_finding). All simulated threads of one
+// Scheduler run on the calling OS thread, one at a time. A Scheduler is reused
+// across executions; it keeps its fiber stacks and buffers, so an execution
+// allocates nothing on the steady path.
+//
+// Scheduling points. Model code calls point() (directly, or through every
+// sim::Cell/sim::Atomic access and every lock operation). At a point where two
+// or more threads are runnable the Strategy chooses who runs next and the
+// choice is appended to the path; with one runnable thread nothing is chosen.
+// Blocking: park(w) removes the caller from the runnable set until unpark() or
+// its deadline; `w` describes what it waits for and who holds it, which is
+// what turns "no runnable thread" into a deadlock report naming the cycle.
+//
+// Virtual time. now() starts at 0 each execution and only moves when no
+// thread is runnable: the clock jumps to the earliest deadline of a parked
+// thread and every thread whose deadline has come wakes with kTimedOut. No
+// runnable thread and no deadline is a deadlock.
+//
+// Happens-before. Each thread has a vector clock. spawn() and join() order
+// parent and child; release()/acquire() on a SyncVar are the edges that locks
+// and atomics create. on_read()/on_write() check an access against its
+// Shadow (FastTrack) and report a data race naming both accesses.
+//
+// Threads-state table (per simulated thread):
+//   kNew      --first switched to-->        kRunnable (started)
+//   kRunnable --park()-->                   kBlocked
+//   kBlocked  --unpark() / deadline-->      kRunnable
+//   kRunnable --body returns-->             kFinished
+//   kRunnable --fault (guard page, SEGV)--> kCrashed   (its stack is abandoned)
+//
+// Ending an execution early (abort): the reporting thread switches to the
+// scheduler's context, which resumes every started, unfinished thread once
+// more; the point or park it is suspended in throws ExecutionAborted, so its
+// stack unwinds and destructors run (points reached while unwinding return at
+// once). Model code must not swallow ExecutionAborted (no catch (...)).
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "model/sim/fiber.h"
+#include "model/sim/finding.h"
+#include "model/sim/inline_fn.h"
+#include "model/sim/path.h"
+#include "model/sim/shadow.h"
+#include "model/sim/srcloc.h"
+#include "model/sim/strategy.h"
+#include "model/sim/vector_clock.h"
+
+namespace kqsim::sim {
+
+class Scheduler;
+
+// Thrown inside simulated threads to unwind them when an execution is ended.
+// Deliberately not a std::exception.
+struct ExecutionAborted {};
+
+// What a parked thread waits for. describe() names it for reports ("mtx
+// \"kqueue\""); owner() names the thread that must act before the waiter can
+// go on (kNoThread when none, e.g. a wait channel), which builds the wait-for
+// graph of a deadlock report.
+class Waitable {
+ public:
+  virtual ~Waitable() = default;
+  virtual std::string describe() const = 0;
+  virtual Tid owner() const { return kNoThread; }
+  // The sleep channel (msleep/wakeup) this wait is on, or nullptr.
+  virtual const void* channel() const { return nullptr; }
+};
+
+enum class WakeReason : uint8_t { kWoken, kTimedOut };
+
+inline constexpr uint64_t kNever = ~uint64_t{0};
+
+struct SchedulerOptions {
+  uint64_t max_steps = 100'000;       // scheduling points per execution before kStepBound
+  bool race_detection = true;
+  bool trace = false;                 // record a readable trace (replay/explain)
+  bool stop_on_finding = true;        // any finding ends the execution
+  size_t stack_size = 256 * 1024;     // per simulated thread, plus a guard page
+};
+
+struct TraceEvent {
+  uint64_t step = 0;
+  Tid tid = 0;
+  const char* op = "";  // static string: "load", "store", "spawn", "block", ...
+  SrcLoc loc;
+  std::string detail;
+};
+
+// What one execution produced. Owned by the Scheduler and overwritten by the
+// next run(); copy what you keep.
+struct Execution {
+  std::vector<Finding> findings;
+  Path path;
+  std::vector<TraceEvent> trace;
+  uint64_t steps = 0;
+  uint64_t end_time = 0;
+  unsigned threads = 0;
+  bool aborted = false;
+  std::string trace_text() const;  // one line per event, stable across runs
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions opts = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  const SchedulerOptions& options() const { return opts_; }
+  void set_options(const SchedulerOptions& o) { opts_ = o; }
+
+  // Runs one execution of `root` as thread 0. Must not be called from inside
+  // a simulated thread.
+  const Execution& run(Strategy& strategy, InlineFn root, const char* root_name = "main");
+
+  // The scheduler running on this OS thread, or nullptr outside run() (and
+  // always in live mode): instrumented memory is plain memory then.
+  static Scheduler* current() { return tls_current_; }
+
+  // ---- called from simulated threads ----
+  Tid self() const { return cur_->tid; }
+  const char* thread_name(Tid t) const { return threads_[t].name.c_str(); }
+  Tid spawn(InlineFn body, const char* name = nullptr, SrcLoc loc = SrcLoc::current());
+  void join(Tid t, SrcLoc loc = SrcLoc::current());
+  // A scheduling point (no memory access): lets the strategy switch threads.
+  void yield(SrcLoc loc = SrcLoc::current());
+  WakeReason park(const Waitable* w, SrcLoc loc = SrcLoc::current(), uint64_t deadline = kNever);
+  // Makes a parked thread runnable; no effect on a thread that is not parked.
+  void unpark(Tid t);
+  // Unparks every thread parked on `w`; returns how many.
+  unsigned wake_all(const Waitable* w);
+  // Unparks the thread that has been parked on `w` longest; false if none.
+  bool wake_one(const Waitable* w);
+  // Unparks threads parked on a Waitable whose channel() is `chan`: all of
+  // them, or only the longest-waiting one. Returns how many.
+  unsigned wake_channel(const void* chan, bool only_one);
+  bool is_parked(Tid t) const { return threads_[t].state == State::kBlocked; }
+  uint64_t now() const { return now_; }
+  uint64_t steps() const { return steps_; }
+  void sleep_until(uint64_t deadline, SrcLoc loc = SrcLoc::current());
+
+  // Records a finding at the current step. Ends the execution (does not
+  // return) when the finding is fatal or stop_on_finding is set and the caller
+  // is a simulated thread.
+  void report(Finding f);
+  // A failed model assertion (KASSERT): fatal.
+  [[noreturn]] void assertion_failed(std::string message, SrcLoc loc);
+  bool aborting() const { return aborting_; }
+
+  // A free-form trace note (no scheduling point), when tracing.
+  bool tracing() const { return opts_.trace; }
+  void trace_note(const char* op, std::string detail, SrcLoc loc = SrcLoc::current());
+  // Labels what the current thread is doing ("TAILQ_INSERT_TAIL(kq_head)");
+  // shown in traces and race reports. Returns the previous label.
+  const char* set_label(const char* label) {
+    const char* old = cur_->label;
+    cur_->label = label;
+    return old;
+  }
+
+  // Called in every simulated thread's own context just before it finishes
+  // normally (not while an execution is being aborted). The lock layer uses it
+  // to report locks still held at thread exit. One process-wide hook.
+  using ExitHook = void (*)(Scheduler&, Tid);
+  static void set_exit_hook(ExitHook h) { exit_hook_ = h; }
+  // Describes what a thread holds ("sleep mutex \"A\" locked @ x.cc:10"), for
+  // deadlock reports; empty when nothing. One process-wide hook (the lock layer).
+  using HoldsHook = std::string (*)(Tid);
+  static void set_holds_hook(HoldsHook h) { holds_hook_ = h; }
+
+  // ---- happens-before, for locks and atomics ----
+  bool race_detection() const { return opts_.race_detection; }
+  void release(SyncVar& s);       // s := my clock; tick
+  void release_join(SyncVar& s);  // s := s join my clock; tick (RMW: release sequences)
+  void acquire(SyncVar& s);       // my clock := my clock join s
+
+  // ---- instrumented memory (called by sim::Cell) ----
+  // One scheduling point, then the race check, then the trace.
+  void on_read(Shadow& sh, SrcLoc loc, const char* op = "load");
+  void on_write(Shadow& sh, SrcLoc loc, const char* op = "store");
+  uint32_t generation() const { return gen_; }
+
+  // The scheduling point proper. Inline: this is the hot path.
+  void point() {
+    if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
+    if (aborting_) [[unlikely]] aborted_point();
+    if (nrunnable_ > 1) choose_and_switch();
+  }
+
+ private:
+  enum class State : uint8_t { kFree, kRunnable, kBlocked, kFinished, kCrashed };
+  struct Thread {
+    Tid tid = 0;
+    State state = State::kFree;
+    bool started = false;
+    ctx::fcontext_t ctx = nullptr;
+    FiberStack stack;
+    StackBounds bounds;
+    VectorClock vc;
+    const Waitable* waiting_on = nullptr;
+    SrcLoc wait_site;
+    uint64_t deadline = kNever;
+    bool timed_out = false;
+    uint64_t park_seq = 0;
+    const char* label = nullptr;
+    InlineFn body;
+    std::string name;
+  };
+  class JoinWait;
+
+  static void fiber_entry(ctx::transfer_t t);
+  [[noreturn]] void thread_main();
+  void choose_and_switch();
+  void switch_to(Thread& to);
+  [[noreturn]] void switch_away_final();
+  void switch_away_blocked();
+  void run_from_main(Thread& to);
+  Tid choose(Tid current);
+  void add_runnable(Tid t);
+  void remove_runnable(Tid t);
+  bool advance_time();
+  void report_deadlock();
+  void handle_fault();
+  void unwind_all();
+  [[noreturn]] void abort_from_thread();
+  void step_bound_exceeded();  // returns only while the execution is already ending
+  void aborted_point();
+  void race_found(const char* what, Tid other, SrcLoc other_loc, const char* other_op, SrcLoc loc,
+                  const char* op);
+  ReadSet* new_readset();
+  void trace_event(const char* op, SrcLoc loc, std::string detail);
+  static ctx::fcontext_t on_fault(void* self, const FaultInfo& info);
+  std::string thread_desc(Tid t) const;
+
+  static thread_local Scheduler* tls_current_;
+  static inline ExitHook exit_hook_ = nullptr;
+  static inline HoldsHook holds_hook_ = nullptr;
+
+  SchedulerOptions opts_;
+  Strategy* strategy_ = nullptr;
+  Thread threads_[kMaxThreads];
+  Thread main_;  // the scheduler's own context (the OS thread's stack)
+  Thread* cur_ = &main_;
+  Thread* prev_ = &main_;
+  unsigned nthreads_ = 0;
+  Tid runnable_[kMaxThreads];
+  unsigned nrunnable_ = 0;
+  uint64_t steps_ = 0;
+  uint64_t step_limit_ = 0;
+  uint64_t now_ = 0;
+  uint32_t gen_ = 0;
+  bool in_run_ = false;
+  bool aborting_ = false;
+  bool fault_pending_ = false;
+  FaultInfo fault_;
+  Thread* fault_thread_ = nullptr;
+  FaultHooks hooks_;
+  Execution exec_;
+  std::vector<ReadSet*> readset_blocks_;
+  size_t readsets_used_ = 0;
+};
+
+// Convenience for model code: the running scheduler's point, a no-op outside.
+inline void point() {
+  if (Scheduler* s = Scheduler::current()) s->point();
+}
+
+}  // namespace kqsim::sim

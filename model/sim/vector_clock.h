@@ -1,0 +1,44 @@
+// vector_clock.h - fixed-width vector clocks for the happens-before race detector.
+//
+// Contract: a VectorClock holds one logical clock per simulated thread slot
+// (kMaxThreads of them; a slot is a Tid). Entries start at 0. join() is the
+// pointwise maximum; leq() is the happens-before order. Fixed width keeps a
+// clock in one cache line so copying and joining are branch-free.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace kqsim::sim {
+
+using Tid = uint32_t;
+inline constexpr Tid kNoThread = ~Tid{0};
+inline constexpr unsigned kMaxThreads = 16;
+
+struct VectorClock {
+  std::array<uint32_t, kMaxThreads> c{};
+
+  uint32_t operator[](Tid t) const { return c[t]; }
+  uint32_t& operator[](Tid t) { return c[t]; }
+  void clear() { c.fill(0); }
+  void join(const VectorClock& o) {
+    for (unsigned i = 0; i < kMaxThreads; ++i) c[i] = std::max(c[i], o.c[i]);
+  }
+  // True when every entry of *this is <= the matching entry of o.
+  bool leq(const VectorClock& o) const {
+    bool ok = true;
+    for (unsigned i = 0; i < kMaxThreads; ++i) ok &= c[i] <= o.c[i];
+    return ok;
+  }
+};
+
+// A synchronisation object's clock (a lock, an atomic, a wait channel): release
+// into it, acquire from it. gen ties the stored clock to one execution: a
+// SyncVar that outlives its execution reads as empty in the next.
+struct SyncVar {
+  uint32_t gen = 0;
+  VectorClock vc;
+};
+
+}  // namespace kqsim::sim
