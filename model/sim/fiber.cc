@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #if defined(KQSIM_SANITIZER_ADDRESS)
@@ -100,9 +101,11 @@ void ensure_altstack() {
   done = true;
   stack_t cur{};
   if (sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 64 * 1024) return;
+  // Lives as long as the OS thread; held here so leak checkers see it reachable.
+  thread_local std::unique_ptr<char[]> storage(new char[256 * 1024]);
   stack_t ss{};
   ss.ss_size = 256 * 1024;
-  ss.ss_sp = std::malloc(ss.ss_size);  // lives as long as the OS thread; tiny
+  ss.ss_sp = storage.get();
   ss.ss_flags = 0;
   sigaltstack(&ss, nullptr);
 }

@@ -9,7 +9,7 @@
 
 namespace kqsim::sim {
 
-thread_local Scheduler* Scheduler::tls_current_ = nullptr;
+constinit thread_local Scheduler* Scheduler::tls_current_ = nullptr;
 
 namespace {
 std::atomic<uint32_t> g_generation{0};

@@ -244,7 +244,7 @@ class Scheduler {
   static ctx::fcontext_t on_fault(void* self, const FaultInfo& info);
   std::string thread_desc(Tid t) const;
 
-  static thread_local Scheduler* tls_current_;
+  static constinit thread_local Scheduler* tls_current_;
   static inline ExitHook exit_hook_ = nullptr;
   static inline HoldsHook holds_hook_ = nullptr;
 
