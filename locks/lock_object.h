@@ -97,8 +97,9 @@ struct lock_object : sim::Waitable {
   uint64_t acquired_at = 0;   // for hold-time profiling (steps or ns)
   SrcLoc locked_at;           // where the current exclusive holder took it
 
-  // Witness class cache.
-  const Witness* w_cache = nullptr;
+  // Witness class cache: valid for the Witness whose id() is w_cache (ids are
+  // unique for the process's lifetime, unlike addresses).
+  uint64_t w_cache = 0;
   ClassId w_class = kNoClass;
 
   // Live-mode state.

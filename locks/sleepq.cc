@@ -44,8 +44,33 @@ Bucket& bucket(const void* chan) {
 }
 
 // The common body. `interlock` may be null; `drop` leaves it released.
+// timo > 0: ticks from now; timo == 0: forever; deadline_ns (when timo < 0):
+// an absolute virtual-time deadline (deterministic mode) or a relative one
+// in ns (live mode).
+int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive, bool drop, const char* wmesg,
+                       int timo, SrcLoc loc, uint64_t deadline_ns);
+
+// DROP_GIANT/PICKUP_GIANT: a thread that sleeps gives Giant up for the
+// duration of the sleep (all of its recursion), as FreeBSD's sleep paths do.
 int sleep_common(const void* chan, lock_object* interlock, bool exclusive, bool drop, const char* wmesg, int timo,
-                 SrcLoc loc) {
+                 SrcLoc loc, uint64_t deadline_ns = sim::kNever) {
+  int giant = 0;
+  if (interlock != &Giant) {
+    while (mtx_owned(&Giant)) {
+      mtx_unlock(&Giant, loc);
+      ++giant;
+    }
+  }
+  int r = sleep_common_inner(chan, interlock, exclusive, /*drop=*/true, wmesg, timo, loc, deadline_ns);
+  // PICKUP_GIANT before the interlock is retaken, as FreeBSD's _sleep does,
+  // so the order stays Giant -> interlock.
+  for (int i = 0; i < giant; ++i) mtx_lock(&Giant, loc);
+  if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
+  return r;
+}
+
+int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive, bool drop, const char* wmesg,
+                       int timo, SrcLoc loc, uint64_t deadline_ns) {
   if (Witness* w = Witness::current())
     w->sleep_check(interlock, fmt::format("Sleeping on \"{}\"", wmesg), loc);
   if (sim::Scheduler* s = sim::Scheduler::current()) {
@@ -54,7 +79,9 @@ int sleep_common(const void* chan, lock_object* interlock, bool exclusive, bool 
       lo_release(*interlock, exclusive, loc, /*point_after=*/false);
     }
     SleepWait sw(chan, wmesg);
-    uint64_t deadline = timo > 0 ? s->now() + static_cast<uint64_t>(timo) * kNsPerTick : sim::kNever;
+    uint64_t deadline = timo > 0 ? s->now() + static_cast<uint64_t>(timo) * kNsPerTick
+                        : timo < 0 ? deadline_ns
+                                   : sim::kNever;
     sim::WakeReason r = s->park(&sw, loc, deadline);
     if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
     return r == sim::WakeReason::kTimedOut ? bsd::kEWOULDBLOCK : 0;
@@ -66,7 +93,10 @@ int sleep_common(const void* chan, lock_object* interlock, bool exclusive, bool 
     std::unique_lock<std::mutex> g(b.m);
     auto it = b.sleepers.insert(b.sleepers.end(), &me);
     if (interlock != nullptr) lo_release(*interlock, exclusive, loc);
-    if (timo > 0) {
+    if (timo < 0 && deadline_ns != sim::kNever) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns);
+      timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
+    } else if (timo > 0) {
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timo * 1000 / hz);
       timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
     } else {
@@ -112,6 +142,11 @@ int msleep_spin(const void* chan, mtx* m, const char* wmesg, int timo, SrcLoc lo
 int sx_sleep(const void* chan, sx* s, int pri, const char* wmesg, int timo, SrcLoc loc) {
   bool excl = sx_xlocked(s);
   return sleep_common(chan, s, excl, (pri & PDROP) != 0, wmesg, timo, loc);
+}
+
+int msleep_until(const void* chan, mtx* m, int pri, const char* wmesg, uint64_t deadline_ns, SrcLoc loc) {
+  if (m != nullptr) mtx_assert(m, MA_OWNED, loc);
+  return sleep_common(chan, m, true, (pri & PDROP) != 0, wmesg, -1, loc, deadline_ns);
 }
 
 int tsleep(const void* chan, int, const char* wmesg, int timo, SrcLoc loc) {

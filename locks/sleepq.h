@@ -33,6 +33,11 @@ inline constexpr uint64_t kNsPerTick = 1'000'000'000 / hz;
 int msleep(const void* chan, mtx* m, int pri, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 int msleep_spin(const void* chan, mtx* m, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 int sx_sleep(const void* chan, sx* s, int pri, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
+// msleep with an absolute deadline in virtual nanoseconds (sim::Scheduler::now()),
+// or sim::kNever; in live mode the deadline is relative to the first call's clock
+// (steady_clock ns since the call). Returns 0 or EWOULDBLOCK.
+int msleep_until(const void* chan, mtx* m, int pri, const char* wmesg, uint64_t deadline_ns,
+                 SrcLoc loc = SrcLoc::current());
 int tsleep(const void* chan, int pri, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 void wakeup(const void* chan, SrcLoc loc = SrcLoc::current());
 void wakeup_one(const void* chan, SrcLoc loc = SrcLoc::current());

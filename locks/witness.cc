@@ -1,6 +1,7 @@
 #include "locks/witness.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <fmt/format.h>
 
@@ -25,10 +26,15 @@ struct ExitHookInstaller {
 
 }  // namespace
 
+uint64_t Witness::next_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 ClassId Witness::class_of(lock_object& lo) {
-  if (lo.w_cache != this) {
+  if (lo.w_cache != id_) {
     lo.w_class = graph_.intern_class(lo.lo_type, lock_class_name(lo.lo_class));
-    lo.w_cache = this;
+    lo.w_cache = id_;
   }
   return lo.w_class;
 }

@@ -52,8 +52,10 @@ class Witness {
     bool profile = true;   // lock profiling
   };
 
-  Witness() = default;
-  explicit Witness(Options o) : opts_(o) {}
+  Witness() : id_(next_id()) {}
+  explicit Witness(Options o) : opts_(o), id_(next_id()) {}
+  // Unique for the process's lifetime (lock objects cache their class by it).
+  uint64_t id() const { return id_; }
   Witness(const Witness&) = delete;
   Witness& operator=(const Witness&) = delete;
 
@@ -111,7 +113,10 @@ class Witness {
   static inline thread_local Witness* tls_current_ = nullptr;
   static inline Witness* global_ = nullptr;
 
+  static uint64_t next_id();
+
   Options opts_;
+  uint64_t id_;
   WitnessGraph graph_;
   LockProfile profile_;
   HeldStack sim_held_[sim::kMaxThreads];

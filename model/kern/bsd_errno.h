@@ -12,6 +12,7 @@ inline constexpr int kENOENT = 2;
 inline constexpr int kESRCH = 3;
 inline constexpr int kEINTR = 4;
 inline constexpr int kEIO = 5;
+inline constexpr int kENXIO = 6;
 inline constexpr int kEBADF = 9;
 inline constexpr int kECHILD = 10;
 inline constexpr int kEDEADLK = 11;
@@ -64,6 +65,7 @@ constexpr const char* errno_name(int e) {
     case kESRCH: return "ESRCH";
     case kEINTR: return "EINTR";
     case kEIO: return "EIO";
+    case kENXIO: return "ENXIO";
     case kEBADF: return "EBADF";
     case kECHILD: return "ECHILD";
     case kEDEADLK: return "EDEADLK";

@@ -67,6 +67,7 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   exec_.path.clear();
   exec_.trace.clear();
   exec_.aborted = false;
+  ending_ = false;
   strategy_ = &strategy;
   strategy.begin_execution();
   steps_ = 0;
@@ -91,11 +92,17 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   for (;;) {
     if (fault_pending_) handle_fault();
     if (aborting_) break;
-    if (nrunnable_ == 0) {
-      bool all_done = true;
+    bool all_done = true;
+    for (unsigned i = 0; i < nthreads_; ++i)
+      all_done &= threads_[i].daemon || threads_[i].state == State::kFinished ||
+                  threads_[i].state == State::kCrashed;
+    if (all_done) {
+      // Daemons still alive are unwound quietly.
       for (unsigned i = 0; i < nthreads_; ++i)
-        all_done &= threads_[i].state == State::kFinished;
-      if (all_done) break;
+        if (threads_[i].daemon && threads_[i].state != State::kFinished) ending_ = true;
+      break;
+    }
+    if (nrunnable_ == 0) {
       if (!advance_time()) {
         report_deadlock();
         aborting_ = true;
@@ -105,7 +112,13 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
     Tid next = nrunnable_ == 1 ? runnable_[0] : choose(kNoThread);
     run_from_main(threads_[next]);
   }
-  if (aborting_) unwind_all();
+  if (aborting_ || ending_) {
+    bool was_aborting = aborting_;
+    aborting_ = true;  // points and parks in unwound threads throw
+    unwind_all();
+    aborting_ = was_aborting;
+  }
+  ending_ = false;
 
   set_thread_fault_hooks(nullptr);
   in_run_ = false;
@@ -250,6 +263,12 @@ void Scheduler::thread_main() {
 
 // ---------------------------------------------------------------- threads
 
+Tid Scheduler::spawn_daemon(InlineFn body, const char* name, SrcLoc loc) {
+  Tid t = spawn(std::move(body), name, loc);
+  if (t != kNoThread) threads_[t].daemon = true;
+  return t;
+}
+
 Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   if (aborting_) return kNoThread;
   if (nthreads_ == kMaxThreads) {
@@ -272,6 +291,7 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   t.deadline = kNever;
   t.timed_out = false;
   t.label = nullptr;
+  t.daemon = false;
   t.body = std::move(body);
   if (name != nullptr) t.name = name;
   else t.name = fmt::format("t{}", tid);

@@ -133,6 +133,10 @@ class Scheduler {
   Tid self() const { return cur_->tid; }
   const char* thread_name(Tid t) const { return threads_[t].name.c_str(); }
   Tid spawn(InlineFn body, const char* name = nullptr, SrcLoc loc = SrcLoc::current());
+  // A daemon thread (a kernel service loop: softclock, a taskqueue) does not
+  // keep the execution alive: once every non-daemon thread has finished, the
+  // execution ends and daemons still running are unwound (no finding).
+  Tid spawn_daemon(InlineFn body, const char* name = nullptr, SrcLoc loc = SrcLoc::current());
   void join(Tid t, SrcLoc loc = SrcLoc::current());
   // A scheduling point (no memory access): lets the strategy switch threads.
   void yield(SrcLoc loc = SrcLoc::current());
@@ -214,6 +218,7 @@ class Scheduler {
     uint64_t deadline = kNever;
     bool timed_out = false;
     uint64_t park_seq = 0;
+    bool daemon = false;
     const char* label = nullptr;
     InlineFn body;
     std::string name;
@@ -263,6 +268,7 @@ class Scheduler {
   uint32_t gen_ = 0;
   bool in_run_ = false;
   bool aborting_ = false;
+  bool ending_ = false;  // unwinding daemons after the last non-daemon thread finished
   bool fault_pending_ = false;
   FaultInfo fault_;
   Thread* fault_thread_ = nullptr;

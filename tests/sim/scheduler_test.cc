@@ -378,3 +378,36 @@ TEST(Scheduler, MemoryFaultInThreadIsAFinding) {
 
 }  // namespace
 }  // namespace kqsim::sim
+
+namespace kqsim::sim {
+namespace {
+
+TEST(Scheduler, DaemonThreadsDoNotKeepTheExecutionAlive) {
+  Scheduler s;
+  RandomStrategy st(3);
+  int ticks = 0;
+  bool unwound = false;
+  struct Flag {
+    bool* f;
+    ~Flag() { *f = true; }
+  };
+  const Execution& e = s.run(st, [&] {
+    Scheduler& sc = *Scheduler::current();
+    sc.spawn_daemon([&] {
+      Flag g{&unwound};
+      for (uint64_t t = 1000;; t += 1000) {  // a periodic "softclock": never returns by itself
+        sc.sleep_until(t);
+        ++ticks;
+      }
+    }, "softclock");
+    Tid w = sc.spawn([&] { sc.sleep_until(3500); }, "worker");
+    sc.join(w);
+  });
+  EXPECT_TRUE(e.findings.empty()) << e.findings[0].message;
+  EXPECT_FALSE(e.aborted);
+  EXPECT_EQ(ticks, 3);  // fired at 1000, 2000, 3000; the worker ended at 3500
+  EXPECT_TRUE(unwound);
+}
+
+}  // namespace
+}  // namespace kqsim::sim

@@ -1,0 +1,106 @@
+#include "model/kern/filedesc.h"
+
+#include "knote/knote.h"
+#include "locks/kassert.h"
+#include "model/kern/bsd_errno.h"
+#include "model/kern/world.h"
+
+namespace kqsim::kern {
+
+filedesc* fdinit(proc* p) {
+  filedesc* fdp = World::current()->make<filedesc>();
+  fdp->fd_sx.init("filedesc");
+  fdp->fd_proc = p;
+  p->p_fd = fdp;
+  return fdp;
+}
+
+file* fget_locked(filedesc* fdp, int fd) {
+  if (fd < 0 || fd >= kNoFile) return nullptr;
+  return fdp->fd_ofiles[fd];
+}
+
+int falloc(thread* td, file** fpp, int* fdp_out, short type, const fileops* ops, void* data, int flag) {
+  filedesc* fdp = td->td_proc->p_fd;
+  World* w = World::current();
+  file* fp = w->make<file>();
+  fp->f_type = type;
+  fp->f_ops = ops;
+  fp->f_data = data;
+  fp->f_flag = flag;
+  fp->f_serial = w->next_serial();
+  fp->f_count.store(1, std::memory_order_relaxed);
+  FILEDESC_XLOCK(fdp);
+  int fd = 0;
+  while (fd < kNoFile && fdp->fd_ofiles[fd] != nullptr) ++fd;
+  if (fd == kNoFile) {
+    FILEDESC_XUNLOCK(fdp);
+    return bsd::kEMFILE;
+  }
+  fdp->fd_ofiles[fd] = fp;
+  FILEDESC_XUNLOCK(fdp);
+  *fpp = fp;
+  *fdp_out = fd;
+  return 0;
+}
+
+int fget(thread* td, int fd, file** fpp) {
+  filedesc* fdp = td->td_proc->p_fd;
+  FILEDESC_XLOCK(fdp);
+  file* fp = fget_locked(fdp, fd);
+  if (fp == nullptr) {
+    FILEDESC_XUNLOCK(fdp);
+    return bsd::kEBADF;
+  }
+  fhold(fp);
+  FILEDESC_XUNLOCK(fdp);
+  *fpp = fp;
+  return 0;
+}
+
+void fhold(file* fp) { fp->f_count.fetch_add(1, std::memory_order_acq_rel); }
+
+void fdrop(file* fp, thread* td) {
+  int old = fp->f_count.fetch_sub(1, std::memory_order_acq_rel);
+  KASSERT(old > 0, ("fdrop: file %u count %d", fp->f_serial, old));
+  if (old == 1 && fp->f_ops != nullptr && fp->f_ops->fo_close != nullptr) fp->f_ops->fo_close(fp, td);
+}
+
+int kern_close(thread* td, int fd) {
+  filedesc* fdp = td->td_proc->p_fd;
+  FILEDESC_XLOCK(fdp);
+  file* fp = fget_locked(fdp, fd);
+  if (fp == nullptr) {
+    FILEDESC_XUNLOCK(fdp);
+    return bsd::kEBADF;
+  }
+  fdp->fd_ofiles[fd] = nullptr;
+  // No knote may survive on a closed descriptor (FreeBSD's closefp).
+  knote_fdclose(td, fd);
+  FILEDESC_XUNLOCK(fdp);
+  fdrop(fp, td);
+  return 0;
+}
+
+int kern_dup(thread* td, int fd, int* newfd) {
+  filedesc* fdp = td->td_proc->p_fd;
+  FILEDESC_XLOCK(fdp);
+  file* fp = fget_locked(fdp, fd);
+  if (fp == nullptr) {
+    FILEDESC_XUNLOCK(fdp);
+    return bsd::kEBADF;
+  }
+  int nfd = 0;
+  while (nfd < kNoFile && fdp->fd_ofiles[nfd] != nullptr) ++nfd;
+  if (nfd == kNoFile) {
+    FILEDESC_XUNLOCK(fdp);
+    return bsd::kEMFILE;
+  }
+  fhold(fp);
+  fdp->fd_ofiles[nfd] = fp;
+  FILEDESC_XUNLOCK(fdp);
+  *newfd = nfd;
+  return 0;
+}
+
+}  // namespace kqsim::kern

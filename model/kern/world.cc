@@ -1,0 +1,90 @@
+#include "model/kern/world.h"
+
+#include <algorithm>
+
+#include "knote/knote.h"
+#include "model/kern/filedesc.h"
+#include "model/sim/scheduler.h"
+
+namespace kqsim::kern {
+
+World::World(const kq_design& design) : design_(design) {
+  kq_global.init("kqueue order", nullptr, locks::MTX_DEF);
+  kq_design_lock.init("kqueue global", nullptr, locks::MTX_DEF);
+  taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
+  prev_ = tls_current_;
+  tls_current_ = this;
+  if (sim::Scheduler::current() == nullptr) global_ = this;
+  init_ = newproc(nullptr, "init");
+}
+
+World::~World() {
+  tls_current_ = prev_;
+  if (global_ == this) global_ = nullptr;
+}
+
+proc* World::newproc(proc* parent, const char* comm) {
+  proc* p = make<proc>();
+  p->p_pid = next_pid_++;
+  p->p_pptr = parent;
+  p->p_comm = comm;
+  p->p_mtx.init("process lock", nullptr, locks::MTX_DEF);
+  p->p_klist = make<knlist>();
+  knlist_init_mtx(p->p_klist, &p->p_mtx);
+  fdinit(p);
+  procs_.push_back(p);
+  return p;
+}
+
+proc* World::pfind(int pid) {
+  for (proc* p : procs_)
+    if (p->p_pid == pid) return p;
+  return nullptr;
+}
+
+thread* World::curthread() {
+  if (sim::Scheduler* s = sim::Scheduler::current()) {
+    sim::Tid t = s->self();
+    thread*& td = sim_threads_[t];
+    if (td == nullptr || td->td_tid != t) {
+      td = make<thread>();
+      td->td_proc = init_;
+      td->td_tid = t;
+    }
+    return td;
+  }
+  thread_local World* owner = nullptr;
+  thread_local thread* live_td = nullptr;
+  if (owner != this || live_td == nullptr) {
+    owner = this;
+    live_td = make<thread>();
+    live_td->td_proc = init_;
+  }
+  return live_td;
+}
+
+void World::attach(proc* p) { curthread()->td_proc = p; }
+
+void World::kqueue_schedtask(kqueue* kq) {
+  locks::mtx_lock(&taskq_lock_);
+  if (std::find(tasks_.begin(), tasks_.end(), kq) == tasks_.end()) tasks_.push_back(kq);
+  locks::mtx_unlock(&taskq_lock_);
+}
+
+void kqueue_task(kqueue* kq);  // kern_event.cc
+
+void World::run_kqueue_tasks() {
+  for (;;) {
+    locks::mtx_lock(&taskq_lock_);
+    if (tasks_.empty()) {
+      locks::mtx_unlock(&taskq_lock_);
+      return;
+    }
+    kqueue* kq = tasks_.front();
+    tasks_.erase(tasks_.begin());
+    locks::mtx_unlock(&taskq_lock_);
+    kqueue_task(kq);
+  }
+}
+
+}  // namespace kqsim::kern

@@ -1,0 +1,102 @@
+// world.h - the simulated kernel of one execution.
+//
+// Contract
+// --------
+// A World is the kernel a scenario runs against: a locking design, process 1
+// ("init") with its descriptor table, and everything created afterwards. It
+// is built inside an execution (by the scenario's setup, in simulated thread
+// 0) or, in live mode, before the OS threads start, and it is destroyed when
+// the execution ends. World::current() is the World of the calling OS thread
+// (set by the constructor, cleared by the destructor).
+//
+// Threads: every simulated thread that makes syscalls is attached to a
+// process with attach(p) (thread 0 is attached to init by the constructor);
+// curthread() is its struct thread.
+//
+// Memory: kernel objects are allocated with make<T>() and live until the
+// World is destroyed, whatever the model does with them: "freeing" one marks
+// it (the model can then report a use of it) instead of returning the memory.
+//
+// The kqueue task (FreeBSD's taskqueue_kqueue_ctx): kqueue_schedtask() queues
+// a kqueue whose watchers must be notified; every syscall runs the queued
+// tasks before it returns (ast_kqueue), on the calling thread, under the
+// locks kqueue_task() takes.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "knote/design.h"
+#include "model/kern/kern_types.h"
+
+namespace kqsim::kern {
+
+class World {
+ public:
+  explicit World(const kq_design& design);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  static World* current() { return tls_current_ != nullptr ? tls_current_ : global_; }
+  const kq_design& design() const { return design_; }
+
+  proc* initproc() { return init_; }
+  // A new process: a child of `parent` with an empty descriptor table.
+  proc* newproc(proc* parent, const char* comm);
+  proc* pfind(int pid);
+
+  // The calling thread's struct thread (attached to init unless attach()ed).
+  thread* curthread();
+  void attach(proc* p);
+
+  // Allocation that outlives "free" (see above).
+  template <class T, class... Args>
+  T* make(Args&&... args) {
+    auto holder = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
+    T* p = &holder->value;
+    objects_.push_back(std::move(holder));
+    return p;
+  }
+  uint32_t next_serial() { return ++serial_; }
+
+  // The kqueue task queue.
+  void kqueue_schedtask(kqueue* kq);
+  void run_kqueue_tasks();
+
+  // The "kqueue order" global lock (kq_global in kern_event.c), and the
+  // design-wide kqueue lock of designs that have one.
+  locks::mtx kq_global;
+  locks::mtx kq_design_lock;
+
+ private:
+  struct HolderBase {
+    virtual ~HolderBase() = default;
+  };
+  template <class T>
+  struct Holder final : HolderBase {
+    template <class... Args>
+    explicit Holder(Args&&... args) : value(std::forward<Args>(args)...) {}
+    T value;
+  };
+
+  static inline thread_local World* tls_current_ = nullptr;
+  static inline World* global_ = nullptr;  // live mode: visible to every OS thread
+  World* prev_ = nullptr;
+  const kq_design& design_;
+  std::vector<std::unique_ptr<HolderBase>> objects_;
+  std::vector<proc*> procs_;
+  proc* init_ = nullptr;
+  thread* sim_threads_[sim::kMaxThreads] = {};
+  int next_pid_ = 1;
+  uint32_t serial_ = 0;
+  locks::mtx taskq_lock_;
+  std::vector<kqueue*> tasks_;  // taskq_lock_
+};
+
+// The calling thread's kernel context.
+inline thread* curthread() { return World::current()->curthread(); }
+
+}  // namespace kqsim::kern
