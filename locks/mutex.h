@@ -48,7 +48,7 @@ extern mtx Giant;
 class MtxGuard {
  public:
   explicit MtxGuard(mtx* m, SrcLoc loc = SrcLoc::current()) : m_(m) { mtx_lock(m_, loc); }
-  ~MtxGuard() { mtx_unlock(m_); }
+  ~MtxGuard() noexcept(false) { mtx_unlock(m_); }  // may unwind an ending execution
   MtxGuard(const MtxGuard&) = delete;
   MtxGuard& operator=(const MtxGuard&) = delete;
 

@@ -10,7 +10,7 @@ SyscallScope::SyscallScope(bool kqueue_call, SrcLoc loc) : td_(curthread()) {
   if (giant_) locks::mtx_lock(&locks::Giant, loc);
 }
 
-SyscallScope::~SyscallScope() {
+SyscallScope::~SyscallScope() noexcept(false) {
   if (giant_) locks::mtx_unlock(&locks::Giant);
   // ast_kqueue: notify the watchers of kqueues that became ready.
   if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;

@@ -16,7 +16,9 @@ namespace kqsim::kern {
 class SyscallScope {
  public:
   explicit SyscallScope(bool kqueue_call = false, SrcLoc loc = SrcLoc::current());
-  ~SyscallScope();
+  // noexcept(false): it reaches scheduling points, where an ending execution
+  // unwinds the thread with ExecutionAborted (see scheduler.h).
+  ~SyscallScope() noexcept(false);
   SyscallScope(const SyscallScope&) = delete;
   SyscallScope& operator=(const SyscallScope&) = delete;
 

@@ -81,11 +81,14 @@ void fault_handler(int signo, siginfo_t* info, void*) {
   const FaultHooks* hooks = tls_hooks;
   if (hooks != nullptr && hooks->on_fault != nullptr) {
     FaultInfo fi{signo, reinterpret_cast<uintptr_t>(info->si_addr)};
-    ctx::fcontext_t target = hooks->on_fault(hooks->self, fi);
-    if (target != nullptr) {
+    FaultTarget target = hooks->on_fault(hooks->self, fi);
+    if (target.ctx != nullptr) {
       // Never returns: the scheduler's context resumes with kFaultMarker. The
       // handler was installed with SA_NODEFER, so the signal stays unblocked.
-      ctx::jump_fcontext(target, kFaultMarker);
+#if defined(KQSIM_SANITIZER_ADDRESS)
+      __sanitizer_start_switch_fiber(nullptr, target.bounds.bottom, target.bounds.size);
+#endif
+      ctx::jump_fcontext(target.ctx, kFaultMarker);
     }
   }
   // Not a simulated thread: take the default action.

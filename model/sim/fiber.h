@@ -51,9 +51,13 @@ struct FaultInfo {
 
 // Hooks the fault handler uses: the running scheduler registers itself per OS
 // thread. `fault_target` returns the context to jump to (nullptr: not ours).
+struct FaultTarget {
+  ctx::fcontext_t ctx = nullptr;  // nullptr: not ours
+  StackBounds bounds;             // the target's stack (sanitizer annotations)
+};
 struct FaultHooks {
   void* self = nullptr;
-  ctx::fcontext_t (*on_fault)(void* self, const FaultInfo& info) = nullptr;
+  FaultTarget (*on_fault)(void* self, const FaultInfo& info) = nullptr;
 };
 void set_thread_fault_hooks(const FaultHooks* hooks);
 void install_fault_handler();

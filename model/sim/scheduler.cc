@@ -529,15 +529,15 @@ void Scheduler::report_deadlock() {
   exec_.findings.push_back(std::move(f));
 }
 
-ctx::fcontext_t Scheduler::on_fault(void* self, const FaultInfo& info) {
+FaultTarget Scheduler::on_fault(void* self, const FaultInfo& info) {
   auto* s = static_cast<Scheduler*>(self);
-  if (!s->in_run_ || s->cur_ == &s->main_ || s->fault_pending_) return nullptr;
+  if (!s->in_run_ || s->cur_ == &s->main_ || s->fault_pending_) return {};
   s->fault_ = info;
   s->fault_thread_ = s->cur_;
   // We are leaving the faulting thread for good: the scheduler context resumes.
   s->prev_ = s->cur_;
   s->cur_ = &s->main_;
-  return s->main_.ctx;
+  return FaultTarget{s->main_.ctx, s->main_.bounds};
 }
 
 void Scheduler::handle_fault() {

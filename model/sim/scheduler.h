@@ -40,7 +40,9 @@
 // scheduler's context, which resumes every started, unfinished thread once
 // more; the point or park it is suspended in throws ExecutionAborted, so its
 // stack unwinds and destructors run (points reached while unwinding return at
-// once). Model code must not swallow ExecutionAborted (no catch (...)).
+// once). Model code must not swallow ExecutionAborted (no catch (...)), and a
+// destructor that can reach a scheduling point (a lock guard, a syscall scope)
+// must be declared noexcept(false), or the throw would terminate the process.
 #pragma once
 
 #include <cstdint>
@@ -246,7 +248,7 @@ class Scheduler {
                   const char* op);
   ReadSet* new_readset();
   void trace_event(const char* op, SrcLoc loc, std::string detail);
-  static ctx::fcontext_t on_fault(void* self, const FaultInfo& info);
+  static FaultTarget on_fault(void* self, const FaultInfo& info);
   std::string thread_desc(Tid t) const;
 
   static constinit thread_local Scheduler* tls_current_;

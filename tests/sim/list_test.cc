@@ -517,9 +517,7 @@ std::string trim(std::string s) {
 
 // The cost table of docs/lists.md: rows "| `OP` | case | points | reads | writes | ... |".
 std::map<std::pair<std::string, std::string>, std::vector<std::string>> doc_cost_table(std::string* path_out) {
-  std::string path = __FILE__;
-  size_t p = path.rfind("tests/sim/list_test.cc");
-  path = (p == std::string::npos ? std::string() : path.substr(0, p)) + "docs/lists.md";
+  std::string path = std::string(KQSIM_SOURCE_DIR) + "/docs/lists.md";
   *path_out = path;
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> rows;
   std::ifstream in(path);
