@@ -1082,7 +1082,9 @@ int kern_kqueue(thread* td, int* fdp_out) {
   kq->kq_lock.init("kqueue", nullptr, locks::MTX_DEF | locks::MTX_DUPOK);
   if (mtx* m = kq_mtx(kq)) knlist_init_mtx(&kq->kq_sel, m);
   else knlist_init(&kq->kq_sel, nullptr, knlist_null_lock, knlist_null_lock, knlist_null_assert);
-  kq->kq_refcnt.raw_set(1);
+  // No references yet: kqueue_close() and kevent() take theirs with
+  // kqueue_acquire() (FreeBSD zero-allocates the kqueue).
+  kq->kq_refcnt.raw_set(0);
   kq->kq_fdp = fdp;
 
   file* fp = nullptr;

@@ -325,5 +325,86 @@ TEST_P(Kevent, KqueueInKqueue) {
   EXPECT_EQ(f, "");
 }
 
+TEST_P(Kevent, ForceOneshotTriggersOnceAndDeletes) {
+  std::string f = run_semantics(GetParam(), [](World&) {
+    int kq = sys_kqueue();
+    struct kevent ch = make_kev(9, EVFILT_USER, EV_ADD);
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+    struct kevent ev[2];
+    EXPECT_EQ(poll(kq, ev, 2), 0);
+    ch = make_kev(9, EVFILT_USER, EV_FORCEONESHOT);
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+    ASSERT_EQ(poll(kq, ev, 2), 1);
+    EXPECT_EQ(ev[0].ident, 9u);
+    EXPECT_EQ(ev[0].flags & EV_ONESHOT, EV_ONESHOT);
+    EXPECT_EQ(poll(kq, ev, 2), 0);
+    ch = make_kev(9, EVFILT_USER, EV_DELETE);
+    EXPECT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), -1);
+    EXPECT_EQ(sys_errno(), bsd::kENOENT);
+  });
+  EXPECT_EQ(f, "");
+}
+
+TEST_P(Kevent, KeepUdataKeepsTheOldUdataAndIsRefusedWithAdd) {
+  std::string f = run_semantics(GetParam(), [](World&) {
+    int kq = sys_kqueue();
+    int p[2];
+    sys_pipe(p);
+    void* const first = reinterpret_cast<void*>(0x10);
+    void* const second = reinterpret_cast<void*>(0x20);
+    struct kevent ch = make_kev(p[0], EVFILT_READ, EV_ADD, 0, 0, first);
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+    // EV_ADD | EV_KEEPUDATA is an invalid pair: EINVAL.
+    ch = make_kev(p[0], EVFILT_READ, EV_ADD | EV_KEEPUDATA, 0, 0, second);
+    EXPECT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), -1);
+    EXPECT_EQ(sys_errno(), bsd::kEINVAL);
+    // A modification with EV_KEEPUDATA keeps `first`; without it, udata changes.
+    ch = make_kev(p[0], EVFILT_READ, EV_ENABLE | EV_KEEPUDATA, 0, 0, second);
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+    sys_write(p[1], "x", 1);
+    struct kevent ev[2];
+    ASSERT_EQ(poll(kq, ev, 2), 1);
+    EXPECT_EQ(ev[0].udata, first);
+    ch = make_kev(p[0], EVFILT_READ, EV_ENABLE, 0, 0, second);
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+    ASSERT_EQ(poll(kq, ev, 2), 1);
+    EXPECT_EQ(ev[0].udata, second);
+  });
+  EXPECT_EQ(f, "");
+}
+
+TEST_P(Kevent, ChangesAndEventsInOneCall) {
+  std::string f = run_semantics(GetParam(), [](World&) {
+    int kq = sys_kqueue();
+    int p[2];
+    sys_pipe(p);
+    sys_write(p[1], "abc", 3);
+    struct kevent ch = make_kev(p[0], EVFILT_READ, EV_ADD);
+    struct kevent ev[2];
+    ASSERT_EQ(sys_kevent(kq, &ch, 1, ev, 2, &kZeroTs), 1);
+    EXPECT_EQ(ev[0].data, 3);
+    // An error in the change list is reported in place of events (nerrors > 0).
+    struct kevent bad[2] = {make_kev(77, EVFILT_READ, EV_ADD), make_kev(p[0], EVFILT_READ, 0)};
+    ASSERT_EQ(sys_kevent(kq, bad, 2, ev, 2, &kZeroTs), 1);
+    EXPECT_EQ(ev[0].flags, EV_ERROR);
+    EXPECT_EQ(ev[0].ident, 77u);
+    EXPECT_EQ(ev[0].data, bsd::kEBADF);
+  });
+  EXPECT_EQ(f, "");
+}
+
+TEST_P(Kevent, KqueueDescriptorIsNotReadableOrWritable) {
+  std::string f = run_semantics(GetParam(), [](World&) {
+    int kq = sys_kqueue();
+    char c;
+    EXPECT_EQ(sys_read(kq, &c, 1), -1);
+    EXPECT_EQ(sys_errno(), bsd::kEOPNOTSUPP);
+    EXPECT_EQ(sys_close(kq), 0);
+    EXPECT_EQ(sys_close(kq), -1);
+    EXPECT_EQ(sys_errno(), bsd::kEBADF);
+  });
+  EXPECT_EQ(f, "");
+}
+
 }  // namespace
 }  // namespace kqsim::kern
