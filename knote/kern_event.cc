@@ -389,6 +389,36 @@ uint64_t timespec_ns(const struct timespec* ts) {
   return static_cast<uint64_t>(ts->tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts->tv_nsec);
 }
 
+// The scan's copy of a triggered knote: f_touch(EVENT_PROCESS) for filters
+// that have one and are not descriptor filters, else kn_kevent as it is.
+// Returns whether f_touch ran.
+bool kqueue_scan_copyout(knote* kn, struct kevent* kevp) {
+  bool touch = (!kn->kn_fop->f_isfd && kn->kn_fop->f_touch != nullptr);
+  if (touch) kn->kn_fop->f_touch(kn, kevp, EVENT_PROCESS);
+  else *kevp = kn->kn_kevent.load();
+  return touch;
+}
+
+// After delivering kn: EV_CLEAR resets the state (unless f_touch did),
+// EV_DISPATCH disables, and either takes it off the queue; a level-triggered
+// knote goes back to the tail. Called with the kq lock held.
+void kqueue_scan_requeue(kqueue* kq, knote* kn, bool touch) {
+  KQ_OWNED(kq);
+  unsigned short kflags = kn->kn_kevent.flags.load();
+  if (kflags & (EV_CLEAR | EV_DISPATCH)) {
+    if (!touch && (kflags & EV_CLEAR)) {
+      kn->kn_kevent.data.store(0);
+      kn->kn_kevent.fflags.store(0);
+    }
+    int st = kn->kn_status.load();
+    if (kflags & EV_DISPATCH) st |= KN_DISABLED;
+    kn->kn_status.store(st & ~(KN_QUEUED | KN_ACTIVE));
+    kq->kq_count.store(kq->kq_count.load() - 1);
+  } else {
+    kq->kq_head.insert_tail(kn);
+  }
+}
+
 int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct timespec* tsp, thread* td) {
   if (maxevents == 0) {
     td->td_retval = 0;
@@ -500,22 +530,8 @@ retry:
         kq->kq_count.store(kq->kq_count.load() - 1);
         continue;
       }
-      bool touch = (!kn->kn_fop->f_isfd && kn->kn_fop->f_touch != nullptr);
-      if (touch) kn->kn_fop->f_touch(kn, kevp, EVENT_PROCESS);
-      else *kevp = kn->kn_kevent.load();
-      kflags = kn->kn_kevent.flags.load();
-      if (kflags & (EV_CLEAR | EV_DISPATCH)) {
-        if (!touch && (kflags & EV_CLEAR)) {
-          kn->kn_kevent.data.store(0);
-          kn->kn_kevent.fflags.store(0);
-        }
-        int s2 = kn->kn_status.load();
-        if (kflags & EV_DISPATCH) s2 |= KN_DISABLED;
-        kn->kn_status.store(s2 & ~(KN_QUEUED | KN_ACTIVE));
-        kq->kq_count.store(kq->kq_count.load() - 1);
-      } else {
-        kq->kq_head.insert_tail(kn);
-      }
+      bool touch = kqueue_scan_copyout(kn, kevp);
+      kqueue_scan_requeue(kq, kn, touch);
     } else {
       // fine: in flux, kq unlocked, knlist locked around the filter.
       kn->kn_status.store(st | KN_SCAN);
@@ -533,24 +549,10 @@ retry:
         influx = 1;
         continue;
       }
-      bool touch = (!kn->kn_fop->f_isfd && kn->kn_fop->f_touch != nullptr);
-      if (touch) kn->kn_fop->f_touch(kn, kevp, EVENT_PROCESS);
-      else *kevp = kn->kn_kevent.load();
+      bool touch = kqueue_scan_copyout(kn, kevp);
       KQ_LOCK(kq);
       KQ_GLOBAL_UNLOCK(haskqglobal);
-      kflags = kn->kn_kevent.flags.load();
-      if (kflags & (EV_CLEAR | EV_DISPATCH)) {
-        if (!touch && (kflags & EV_CLEAR)) {
-          kn->kn_kevent.data.store(0);
-          kn->kn_kevent.fflags.store(0);
-        }
-        int s2 = kn->kn_status.load();
-        if (kflags & EV_DISPATCH) s2 |= KN_DISABLED;
-        kn->kn_status.store(s2 & ~(KN_QUEUED | KN_ACTIVE));
-        kq->kq_count.store(kq->kq_count.load() - 1);
-      } else {
-        kq->kq_head.insert_tail(kn);
-      }
+      kqueue_scan_requeue(kq, kn, touch);
       kn->kn_status.store(kn->kn_status.load() & ~KN_SCAN);
       kn_leave_flux(kn);
       kn_list_unlock(knl);

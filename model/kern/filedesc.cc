@@ -15,6 +15,15 @@ filedesc* fdinit(proc* p) {
   return fdp;
 }
 
+namespace {
+// The lowest free descriptor, or -1 when the table is full; fd_sx held.
+int fdalloc_locked(filedesc* fdp) {
+  for (int fd = 0; fd < kNoFile; ++fd)
+    if (fdp->fd_ofiles[fd] == nullptr) return fd;
+  return -1;
+}
+}  // namespace
+
 file* fget_locked(filedesc* fdp, int fd) {
   if (fd < 0 || fd >= kNoFile) return nullptr;
   return fdp->fd_ofiles[fd];
@@ -31,9 +40,8 @@ int falloc(thread* td, file** fpp, int* fdp_out, short type, const fileops* ops,
   fp->f_serial = w->next_serial();
   fp->f_count.store(1, std::memory_order_relaxed);
   FILEDESC_XLOCK(fdp);
-  int fd = 0;
-  while (fd < kNoFile && fdp->fd_ofiles[fd] != nullptr) ++fd;
-  if (fd == kNoFile) {
+  int fd = fdalloc_locked(fdp);
+  if (fd < 0) {
     FILEDESC_XUNLOCK(fdp);
     return bsd::kEMFILE;
   }
@@ -90,9 +98,8 @@ int kern_dup(thread* td, int fd, int* newfd) {
     FILEDESC_XUNLOCK(fdp);
     return bsd::kEBADF;
   }
-  int nfd = 0;
-  while (nfd < kNoFile && fdp->fd_ofiles[nfd] != nullptr) ++nfd;
-  if (nfd == kNoFile) {
+  int nfd = fdalloc_locked(fdp);
+  if (nfd < 0) {
     FILEDESC_XUNLOCK(fdp);
     return bsd::kEMFILE;
   }
