@@ -112,7 +112,9 @@ TEST(Shrink, ReducesPreemptionsAndKeepsTheFinding) {
   ShrinkResult r = shrink(run, failing, key);
   EXPECT_LE(r.preemptions, r.original_preemptions);
   EXPECT_LE(r.preemptions, 1u);
-  if (r.preemptions == r.original_preemptions) EXPECT_LE(r.path.size(), failing.size());
+  if (r.preemptions == r.original_preemptions) {
+    EXPECT_LE(r.path.size(), failing.size());
+  }
   // The shrunk path still reproduces the finding.
   sim::ReplayStrategy rp(r.path);
   const sim::Execution& e = run(rp);
