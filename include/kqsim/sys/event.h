@@ -108,4 +108,32 @@ struct kevent {
 #define NOTE_NSECONDS 0x00000008
 #define NOTE_ABSTIME 0x00000010
 
+/*
+ * The user-side calls, for C programs that run in a simulated thread of the
+ * model (see model/kern/c_api.cc and examples/README.md). C gets them always;
+ * C++ only when it defines KQSIM_C_API before the first include of this
+ * header, so the model's own C++ code, which uses the same struct kevent,
+ * never sees a kevent() macro. KQSIM_C_API_NO_REDIRECT keeps the declarations
+ * but not the macros (the implementation uses it).
+ *
+ * kqueue() and kevent() are function-like macros: `struct kevent` and a
+ * variable or field named kevent are untouched; only a call is redirected.
+ * They are valid only inside a simulated execution whose World exists.
+ */
+#if !defined(__cplusplus) || defined(KQSIM_C_API)
+#ifdef __cplusplus
+extern "C" {
+#endif
+int kqsim_kqueue(void);
+int kqsim_kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent *eventlist, int nevents,
+                 const struct timespec *timeout);
+#ifdef __cplusplus
+}
+#endif
+#if !defined(KQSIM_C_API_NO_REDIRECT)
+#define kqueue() kqsim_kqueue()
+#define kevent(...) kqsim_kevent(__VA_ARGS__)
+#endif
+#endif /* !__cplusplus || KQSIM_C_API */
+
 #endif /* KQSIM_SYS_EVENT_H_ */
