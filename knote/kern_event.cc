@@ -942,7 +942,10 @@ findkn:
       if (error != 0) goto done;
     }
     KQ_LOCK(kq);
-    if (kq->kq_knhashmask.load() != 0) {
+    if (kev->filter == EVFILT_PROC && (kev->flags & (EV_FLAG1 | EV_FLAG2)) != 0) {
+      // An internal creation of a process tracking note (knote_fork): don't
+      // coalesce it with an existing note.
+    } else if (kq->kq_knhashmask.load() != 0) {
       kqlist_t& list = kq->kq_knhash[KN_HASH(kev->ident, kq->kq_knhashmask.load())];
       list.foreach([&](knote* k) {
         if (kev->ident == k->kn_id() && kev->filter == k->kn_filter()) {
