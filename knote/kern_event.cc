@@ -41,19 +41,22 @@ using namespace bsd;
 
 const kq_design& design() { return World::current()->design(); }
 
-// ---- KQ_LOCK and friends ----
-
 mtx* kq_mtx(kqueue* kq) { return design().kq_mtx(kq); }
 
-void KQ_LOCK(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+}  // namespace
+
+// ---- KQ_LOCK and friends (exported in knote.h for filters and objects) ----
+
+void KQ_LOCK(kqueue* kq, SrcLoc loc) {
   if (mtx* m = kq_mtx(kq)) locks::mtx_lock(m, loc);
 }
-void KQ_UNLOCK(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+void KQ_UNLOCK(kqueue* kq, SrcLoc loc) {
   if (mtx* m = kq_mtx(kq)) locks::mtx_unlock(m, loc);
 }
-void KQ_OWNED(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+void KQ_OWNED(kqueue* kq, SrcLoc loc) {
   if (mtx* m = kq_mtx(kq)) locks::mtx_assert(m, locks::MA_OWNED, loc);
 }
+namespace {
 // The mutex a thread sleeps on for this kqueue: the kq lock, or Giant when
 // the design covers kern_event with Giant.
 mtx* kq_sleep_mtx(kqueue* kq) {
@@ -61,23 +64,30 @@ mtx* kq_sleep_mtx(kqueue* kq) {
   return m != nullptr ? m : &locks::Giant;
 }
 
-void KQ_FLUX_WAKEUP(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+}  // namespace
+
+void KQ_FLUX_WAKEUP(kqueue* kq, SrcLoc loc) {
   int st = kq->kq_state.load(loc);
   if ((st & KQ_FLUXWAIT) == KQ_FLUXWAIT) {
     kq->kq_state.store(st & ~KQ_FLUXWAIT, loc);
     locks::wakeup(kq, loc);
   }
 }
+namespace {
 void KQ_FLUX_SLEEP(kqueue* kq, knote* kn, int flags, const char* wmesg = "kqflxwt",
                    SrcLoc loc = SrcLoc::current()) {
   KASSERT(kn->kn_kq == kq, ("knote %u not on kqueue %u", kn->kn_serial, kq->kq_serial));
   kq->kq_state.store(kq->kq_state.load(loc) | KQ_FLUXWAIT, loc);
   locks::msleep(kq, kq_sleep_mtx(kq), locks::PSOCK | flags, wmesg, 0, loc);
 }
-void KQ_UNLOCK_FLUX(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+}  // namespace
+
+void KQ_UNLOCK_FLUX(kqueue* kq, SrcLoc loc) {
   KQ_FLUX_WAKEUP(kq, loc);
   KQ_UNLOCK(kq, loc);
 }
+
+namespace {
 
 void KQ_GLOBAL_LOCK(int& haslck, SrcLoc loc = SrcLoc::current()) {
   if (!haslck) locks::mtx_lock(&World::current()->kq_global, loc);
@@ -87,6 +97,8 @@ void KQ_GLOBAL_UNLOCK(int& haslck, SrcLoc loc = SrcLoc::current()) {
   if (haslck) locks::mtx_unlock(&World::current()->kq_global, loc);
   haslck = 0;
 }
+
+}  // namespace
 
 // ---- the in-flux protocol ----
 
@@ -103,6 +115,8 @@ bool kn_leave_flux(knote* kn) {
   return v - 1 == 0;
 }
 
+namespace {
+
 knlist* kn_list_lock(knote* kn) {
   knlist* knl = kn->kn_knlist.load();
   if (knl != nullptr) knl->kl_lock(knl->kl_lockarg);
@@ -117,9 +131,11 @@ void KNL_ASSERT_LOCK(knlist* knl, int islocked) {
   if (knl->kl_assert_lock != nullptr) knl->kl_assert_lock(knl->kl_lockarg, islocked ? locks::LA_LOCKED : 0);
 }
 
-// ---- the pending queue ----
-
 void kqueue_wakeup(kqueue* kq);
+
+}  // namespace
+
+// ---- the pending queue ----
 
 void knote_enqueue(knote* kn) {
   kqueue* kq = kn->kn_kq;
@@ -151,6 +167,8 @@ void knote_activate(knote* kn, bool islock) {
   if ((st & (KN_QUEUED | KN_DISABLED)) == 0) knote_enqueue(kn);
   if (!islock) KQ_UNLOCK(kn->kn_kq);
 }
+
+namespace {
 
 // ---- allocation ----
 

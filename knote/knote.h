@@ -169,6 +169,22 @@ void knlist_cleardel(knlist* knl, thread* td, int islocked, int killkn);
 inline void knlist_clear(knlist* knl, int islocked) { knlist_cleardel(knl, nullptr, islocked, 0); }
 inline void knlist_delete(knlist* knl, thread* td, int islocked) { knlist_cleardel(knl, td, islocked, 1); }
 void knote_fdclose(thread* td, int fd);
+// ---- kern_event.c's own helpers, exported for filters and objects ----
+// KQ_LOCK(kq) takes what the design in force says (knote/design.h); the
+// in-flux helpers need the kq lock; knote_activate is KNOTE_ACTIVATE(kn,
+// islock); knote_enqueue/knote_dequeue need the kq lock.
+void KQ_LOCK(kqueue* kq, SrcLoc loc = SrcLoc::current());
+void KQ_UNLOCK(kqueue* kq, SrcLoc loc = SrcLoc::current());
+void KQ_OWNED(kqueue* kq, SrcLoc loc = SrcLoc::current());
+void KQ_FLUX_WAKEUP(kqueue* kq, SrcLoc loc = SrcLoc::current());
+void KQ_UNLOCK_FLUX(kqueue* kq, SrcLoc loc = SrcLoc::current());
+bool kn_in_flux(knote* kn);
+void kn_enter_flux(knote* kn);
+bool kn_leave_flux(knote* kn);
+void knote_activate(knote* kn, bool islock);
+void knote_enqueue(knote* kn);
+void knote_dequeue(knote* kn);
+
 // The filterops table lookup (kqueue_fo_find); nullptr for a bad filter.
 const filterops* kqueue_fo_find(int filt);
 

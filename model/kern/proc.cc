@@ -42,9 +42,6 @@ using namespace kqsim::bsd;
 
 namespace {
 
-void kq_lock(kqueue* kq, SrcLoc loc = SrcLoc::current()) { kq_lock_design(kq, loc); }
-void kq_unlock(kqueue* kq, SrcLoc loc = SrcLoc::current()) { kq_unlock_design(kq, loc); }
-
 bool is_zombie(proc* p) { return (p->p_flag.load() & P_ZOMBIE) != 0; }
 
 // ---- EVFILT_PROC ----
@@ -180,13 +177,13 @@ void knote_fork(knlist* list, int pid, thread* td) {
   list->kl_list.foreach([&](knote* kn) {
     if (kn->kn_fop != &proc_filtops || (kn->kn_sfflags.load() & NOTE_TRACK) == 0) return;
     kqueue* kq = kn->kn_kq;
-    kq_lock(kq);
-    if (kn->kn_influx.load() > 0 && (kn->kn_status.load() & KN_SCAN) == 0) {
-      kq_unlock(kq);
+    KQ_LOCK(kq);
+    if (kn_in_flux(kn) && (kn->kn_status.load() & KN_SCAN) == 0) {
+      KQ_UNLOCK(kq);
       return;
     }
-    kn->kn_influx.store(kn->kn_influx.load() + 1);  // kn_enter_flux
-    kq_unlock(kq);
+    kn_enter_flux(kn);
+    KQ_UNLOCK(kq);
     Track t{kn, kq, {}, 0};
     t.kev.ident = static_cast<uintptr_t>(pid);
     t.kev.filter = kn->kn_filter();
@@ -213,17 +210,9 @@ void knote_fork(knlist* list, int pid, thread* td) {
     list->kl_lock(list->kl_lockarg);
     for (Track& t : tracks) {
       if (t.error != 0) t.kn->kn_kevent.fflags.store(t.kn->kn_kevent.fflags.load() | NOTE_TRACKERR);
-      kq_lock(t.kq);
-      int influx = t.kn->kn_influx.load() - 1;  // kn_leave_flux
-      t.kn->kn_influx.store(influx);
-      if (influx == 0) {  // KQ_FLUX_WAKEUP
-        int state = t.kq->kq_state.load();
-        if ((state & KQ_FLUXWAIT) != 0) {
-          t.kq->kq_state.store(state & ~KQ_FLUXWAIT);
-          locks::wakeup(t.kq);
-        }
-      }
-      kq_unlock(t.kq);
+      KQ_LOCK(t.kq);
+      kn_leave_flux(t.kn);
+      KQ_UNLOCK_FLUX(t.kq);
     }
   }
   KNOTE_LOCKED(list, static_cast<long>(NOTE_FORK) | pid);
@@ -267,16 +256,6 @@ void fdescfree(thread* td) {
 }
 
 }  // namespace
-
-// ---- KQ_LOCK as the design in force defines it (knote/design.h) ----
-void kq_lock_design(kqueue* kq, SrcLoc loc) {
-  const kq_design& d = World::current()->design();
-  if (locks::mtx* m = d.kq_mtx != nullptr ? d.kq_mtx(kq) : nullptr) locks::mtx_lock(m, loc);
-}
-void kq_unlock_design(kqueue* kq, SrcLoc loc) {
-  const kq_design& d = World::current()->design();
-  if (locks::mtx* m = d.kq_mtx != nullptr ? d.kq_mtx(kq) : nullptr) locks::mtx_unlock(m, loc);
-}
 
 const filterops proc_filtops = {
     .f_isfd = 0,

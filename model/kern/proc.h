@@ -88,8 +88,6 @@ extern const filterops timer_filtops;
 // KQ_LOCK(kq) / KQ_UNLOCK(kq) as the design in force defines them (the mutex
 // design.kq_mtx(kq), or nothing), for filters that must take the kq lock
 // themselves (knote_fork, filt_timertouch).
-void kq_lock_design(kqueue* kq, SrcLoc loc = SrcLoc::current());
-void kq_unlock_design(kqueue* kq, SrcLoc loc = SrcLoc::current());
 
 // exit1(td, rval): the body of sys_exit, for model code that ends a process.
 void exit1(thread* td, int rval);

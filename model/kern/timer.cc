@@ -394,19 +394,14 @@ void filt_timertouch(knote* kn, struct kevent* kev, unsigned long type) {
       // Throw away any undelivered record of expiration: the user re-adding
       // the timer with new parameters is no longer interested in what
       // happened under the old ones. Under the kq lock: dequeue, make it no
-      // longer active, clear the count (knote_dequeue's steps, inline: it
-      // is private to kern_event.cc).
+      // longer active, clear the count.
       kqueue* kq = kn->kn_kq;
-      kq_lock_design(kq);
-      int st = kn->kn_status.load();
-      if ((st & KN_QUEUED) != 0) {
-        kq->kq_head.remove(kn);
-        kq->kq_count.store(kq->kq_count.load() - 1);
-      }
-      kn->kn_status.store(st & ~(KN_QUEUED | KN_ACTIVE));
+      KQ_LOCK(kq);
+      if ((kn->kn_status.load() & KN_QUEUED) != 0) knote_dequeue(kn);
+      kn->kn_status.store(kn->kn_status.load() & ~KN_ACTIVE);
       kc->kc_pending.store(0, std::memory_order_relaxed);
       kn->kn_kevent.data.store(0);
-      kq_unlock_design(kq);
+      KQ_UNLOCK(kq);
       // Reschedule the timer based on the new data/fflags.
       kn->kn_sfflags.store(kev->fflags);
       kn->kn_sdata.store(kev->data);
@@ -414,10 +409,10 @@ void filt_timertouch(knote* kn, struct kevent* kev, unsigned long type) {
       if (int error = filt_timervalidate(kn, &to); error != 0) {
         // FreeBSD writes these without the kq lock; the model takes it, so
         // that only races of the design under test are reported.
-        kq_lock_design(kq);
+        KQ_LOCK(kq);
         kn->kn_kevent.flags.store(kn->kn_kevent.flags.load() | EV_ERROR);
         kn->kn_kevent.data.store(error);
-        kq_unlock_design(kq);
+        KQ_UNLOCK(kq);
       } else {
         filt_timerstart(kn, to);
       }
