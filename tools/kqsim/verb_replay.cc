@@ -1,0 +1,107 @@
+// kqsim replay: run exactly one execution of a scenario again, from the
+// execution seed `kqsim run` printed or from a path file (run --save-path),
+// and print its findings.
+//
+//   kqsim replay SCENARIO [--design D] (--seed EXECUTION_SEED | --path FILE)
+//                [--no-race] [--max-steps N]
+//
+// Exit status: 1 when the execution made a finding, 0 when not, 2 on a usage
+// error (unknown names, a missing or malformed path file).
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "fuzz/run.h"
+#include "tools/kqsim/verb.h"
+
+namespace kqsim::cli {
+namespace {
+
+struct ReplayOptions {
+  std::string scenario;
+  std::string design;
+  std::string seed;
+  std::string path;
+  bool no_race = false;
+  bool no_witness = false;
+  std::string max_steps;
+};
+
+fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
+  fuzz::ReplaySpec spec;
+  spec.scenario = o.scenario;
+  spec.design = o.design;
+  spec.path_file = o.path;
+  if (!o.seed.empty()) {
+    spec.seed = fuzz::parse_u64(o.seed);
+    if (!spec.seed) throw UsageError(fmt::format("--seed: '{}' is not a non-negative integer", o.seed));
+  }
+  if (!o.max_steps.empty()) {
+    std::optional<uint64_t> v = fuzz::parse_u64(o.max_steps);
+    if (!v || *v < 1)
+      throw UsageError(fmt::format("--max-steps: '{}' is not a positive integer", o.max_steps));
+    spec.sched.max_steps = *v;
+  }
+  spec.sched.race_detection = !o.no_race;
+  spec.witness = !o.no_witness;
+  spec.sched.trace = true;
+  return spec;
+}
+
+int replay_action(const ReplayOptions& o) {
+  fuzz::ReplayRun run;
+  try {
+    run = fuzz::replay(to_spec(o));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const sim::Execution& e = run.result.execution;
+  std::cout << fmt::format("{} under {}, {}: {} steps, {} threads\n", run.scenario->name(), run.design->name,
+                           run.how, e.steps, e.threads);
+  if (run.result.diverged)
+    std::cout << fmt::format(
+        "note: the path stopped fitting at choice {} (the scenario or the model changed since it was "
+        "recorded); "
+        "the lowest runnable thread ran from there\n",
+        run.result.diverged_at);
+  if (e.findings.empty()) {
+    std::cout << "no findings\n";
+    return kExitOk;
+  }
+  std::cout << fuzz::execution_findings_text(run.result);
+  std::string how = o.seed.empty() ? "--path " + o.path : "--seed " + o.seed;
+  if (o.no_race) how += " --no-race";
+  if (o.no_witness) how += " --no-witness";
+  if (!o.max_steps.empty()) how += " --max-steps " + o.max_steps;
+  std::cout << fmt::format("step by step: kqsim explain {} --design {} {}\n", run.scenario->name(),
+                           run.design->name, how);
+  return kExitFailure;
+}
+
+}  // namespace
+
+void add_replay_verb(CLI::App& app, Context& ctx) {
+  CLI::App* verb = app.add_subcommand("replay", "Run one execution again from its seed or path file");
+  auto o = std::make_shared<ReplayOptions>();
+  verb->add_option("scenario", o->scenario, "Scenario name (see 'kqsim list')")
+      ->required()
+      ->type_name("SCENARIO");
+  verb->add_option("--design", o->design, "Locking design (default: the path file's, else fine)")
+      ->type_name("DESIGN");
+  verb->add_option("--seed", o->seed, "Execution seed, as printed by 'kqsim run'")->type_name("SEED");
+  verb->add_option("--path", o->path, "Path file, as written by 'kqsim run --save-path'")->type_name("FILE");
+  verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off (as the run that found it)");
+  verb->add_flag("--no-witness", o->no_witness,
+                 "Turn the witness's lock-order checks off (see 'kqsim run' output)");
+  verb->add_option("--max-steps", o->max_steps, "Scheduling points before a step-bound finding")
+      ->type_name("N");
+  verb->footer("Exit status: 0 no finding, 1 a finding, 2 usage error.");
+  ctx.set_action(verb, [o] { return replay_action(*o); });
+}
+
+KQSIM_REGISTER_VERB(40, replay, add_replay_verb);
+
+}  // namespace kqsim::cli
