@@ -182,17 +182,11 @@ RunResult run_scenario(const scenarios::Scenario& sc, const kern::kq_design& des
     std::vector<std::exception_ptr> errors(nw);
     for (unsigned w = 0; w < nw; ++w)
       threads.emplace_back([&, w] {
-        // The Scheduler installs its own signal stack on this thread (for guard
-        // page faults); put back the one the thread had, which the thread
-        // library (or a sanitizer's runtime) frees when the thread exits.
-        stack_t old{};
-        const bool had = sigaltstack(nullptr, &old) == 0;
         try {
           shares[w] = run_share(sc, design, opts, w, nw, progress);
         } catch (...) {
           errors[w] = std::current_exception();
         }
-        if (had) sigaltstack(&old, nullptr);
       });
     for (std::thread& t : threads) t.join();
     for (std::exception_ptr& e : errors)

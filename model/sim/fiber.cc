@@ -102,8 +102,11 @@ void ensure_altstack() {
   thread_local bool done = false;
   if (done) return;
   done = true;
+  // Keep an alternate stack someone already installed (the sanitizers install
+  // their own per thread and free it at thread exit: replacing it would make
+  // them free ours). The fault handler needs only a few hundred bytes.
   stack_t cur{};
-  if (sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 64 * 1024) return;
+  if (sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= static_cast<size_t>(MINSIGSTKSZ)) return;
   // Lives as long as the OS thread; held here so leak checkers see it reachable.
   thread_local std::unique_ptr<char[]> storage(new char[256 * 1024]);
   stack_t ss{};
