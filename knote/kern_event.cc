@@ -460,7 +460,10 @@ int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct t
   }
 
   const bool filter_under_kq_lock = !design().scan_drops_kq_lock;
-  knote marker;
+  // FreeBSD keeps the marker on the scanning thread's stack. The model keeps
+  // it in the World, so that a corrupted kq_head (design "none") never points
+  // into a dead stack frame whose contents change with later executions.
+  knote& marker = *World::current()->make<knote>();
   marker.kn_status.raw_set(KN_MARKER);
   marker.kn_kq = kq;
   marker.kn_serial = 0;

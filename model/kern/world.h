@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "knote/design.h"
@@ -57,6 +58,7 @@ class World {
   T* make(Args&&... args) {
     auto holder = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
     T* p = &holder->value;
+    std::lock_guard<std::mutex> g(objects_mu_);  // live mode: OS threads allocate concurrently
     objects_.push_back(std::move(holder));
     return p;
   }
@@ -86,6 +88,7 @@ class World {
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread
   World* prev_ = nullptr;
   const kq_design& design_;
+  std::mutex objects_mu_;
   std::vector<std::unique_ptr<HolderBase>> objects_;
   std::vector<proc*> procs_;
   proc* init_ = nullptr;

@@ -17,7 +17,7 @@ using list_detail::CheckSpec;
 // Past this many problems the rest are counted, not listed.
 constexpr size_t kMaxProblems = 32;
 
-enum class Stop { kEnd, kNull, kCycle, kBound };
+enum class Stop { kEnd, kNull, kCycle, kBound, kWild };
 
 struct Walk {
   std::vector<const void*> nodes;
@@ -38,6 +38,12 @@ Walk walk(const CheckSpec& spec, const void* (*step)(const void*), bool circular
     w.from = a;
     if (b == nullptr) {
       w.stop = circular ? Stop::kNull : Stop::kEnd;
+      break;
+    }
+    if (spec.align > 1 && reinterpret_cast<uintptr_t>(b) % spec.align != 0) {
+      // Not an entry at all (garbage left by a corruption): never follow it.
+      w.stop = Stop::kWild;
+      w.to = b;
       break;
     }
     if (circular && b == spec.head) {
@@ -145,6 +151,10 @@ class Checker {
         break;
       case Stop::kBound:
         problem(fmt::format("{} walk did not reach the end within {} elements", dir, bound));
+        break;
+      case Stop::kWild:
+        problem(fmt::format("wild pointer: {}: {} is a misaligned address ({} walk stopped after {} element{})",
+                            name(w.from), link, dir, w.nodes.size(), w.nodes.size() == 1 ? "" : "s"));
         break;
     }
   }

@@ -95,6 +95,7 @@ struct CheckSpec {
   std::vector<const void*> expected_nodes;
   std::optional<size_t> expected_count;
   std::optional<size_t> bound;
+  size_t align = 1;  // alignment of an entry: a misaligned link is a wild pointer, never followed
 };
 ListReport check_links(const CheckSpec& spec);
 
@@ -115,6 +116,7 @@ ListReport check_head(const Head& h, const char* kind, bool doubly, const ListEx
   CheckSpec spec;
   spec.kind = kind;
   spec.head = &h.head_node();
+  spec.align = alignof(E);
   spec.next = &raw_next<E>;
   if (doubly) {
     if constexpr (requires(const E& e) { e.prev; }) spec.prev = &raw_prev<E>;

@@ -250,12 +250,11 @@ void Scheduler::thread_main() {
   }
   if (!aborting_ && !was_aborted) {
     if (opts_.trace) trace_event("exit", {}, {});
-    // Wake joiners: they wait on a JoinWait naming us as owner.
+    // Wake joiners. (Not through their Waitables: a parked daemon's Waitable
+    // may belong to an object the program has already destroyed.)
     for (unsigned i = 0; i < nthreads_; ++i) {
       Thread& t = threads_[i];
-      if (t.state == State::kBlocked && t.waiting_on != nullptr && t.waiting_on->owner() == me.tid &&
-          dynamic_cast<const JoinWait*>(t.waiting_on) != nullptr)
-        unpark(t.tid);
+      if (t.state == State::kBlocked && t.join_target == me.tid) unpark(t.tid);
     }
   }
   switch_away_final();
@@ -292,6 +291,7 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   t.timed_out = false;
   t.label = nullptr;
   t.daemon = false;
+  t.join_target = kNoThread;
   t.body = std::move(body);
   if (name != nullptr) t.name = name;
   else t.name = fmt::format("t{}", tid);
@@ -315,7 +315,9 @@ void Scheduler::join(Tid t, SrcLoc loc) {
   point();
   if (t >= nthreads_) return;
   JoinWait w(this, t);
+  cur_->join_target = t;
   while (threads_[t].state != State::kFinished && threads_[t].state != State::kCrashed) park(&w, loc);
+  cur_->join_target = kNoThread;
   cur_->vc.join(threads_[t].vc);
   if (opts_.trace) trace_event("join", loc, thread_desc(t));
 }

@@ -221,6 +221,7 @@ class Scheduler {
     bool timed_out = false;
     uint64_t park_seq = 0;
     bool daemon = false;
+    Tid join_target = kNoThread;  // the thread join() waits for
     const char* label = nullptr;
     InlineFn body;
     std::string name;
