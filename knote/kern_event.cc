@@ -651,11 +651,12 @@ void kqueue_drain(kqueue* kq, thread* td) {
   if (kq->kq_refcnt.load() > 1) locks::msleep(&kq->kq_refcnt, kq_sleep_mtx(kq), locks::PSOCK, "kqclose", 0);
   KASSERT(kq->kq_refcnt.load() == 1, ("other refs are out there!"));
 
-  for (int i = 0; i < kq->kq_knlistsize.load(); i++) {
+  // Drop every knote of one list, waiting out the ones in flux.
+  auto drain = [&](kqlist_t& list, const char* wmesg) {
     knote* kn;
-    while ((kn = kq->kq_knlist[i].first()) != nullptr) {
+    while ((kn = list.first()) != nullptr) {
       if (kn_in_flux(kn)) {
-        KQ_FLUX_SLEEP(kq, kn, 0, "kqclo1");
+        KQ_FLUX_SLEEP(kq, kn, 0, wmesg);
         continue;
       }
       kn_enter_flux(kn);
@@ -663,22 +664,10 @@ void kqueue_drain(kqueue* kq, thread* td) {
       knote_drop(kn, td);
       KQ_LOCK(kq);
     }
-  }
-  if (kq->kq_knhashmask.load() != 0) {
-    for (unsigned long i = 0; i <= kq->kq_knhashmask.load(); i++) {
-      knote* kn;
-      while ((kn = kq->kq_knhash[i].first()) != nullptr) {
-        if (kn_in_flux(kn)) {
-          KQ_FLUX_SLEEP(kq, kn, 0, "kqclo2");
-          continue;
-        }
-        kn_enter_flux(kn);
-        KQ_UNLOCK(kq);
-        knote_drop(kn, td);
-        KQ_LOCK(kq);
-      }
-    }
-  }
+  };
+  for (int i = 0; i < kq->kq_knlistsize.load(); i++) drain(kq->kq_knlist[i], "kqclo1");
+  if (kq->kq_knhashmask.load() != 0)
+    for (unsigned long i = 0; i <= kq->kq_knhashmask.load(); i++) drain(kq->kq_knhash[i], "kqclo2");
   if ((kq->kq_state.load() & KQ_TASKSCHED) == KQ_TASKSCHED) {
     // The task runs at the end of a syscall; let it run now.
     KQ_UNLOCK(kq);

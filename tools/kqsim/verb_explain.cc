@@ -26,20 +26,14 @@
 #include <fmt/format.h>
 
 #include "fuzz/run.h"
+#include "tools/kqsim/replay_options.h"
 #include "tools/kqsim/verb.h"
 
 namespace kqsim::cli {
 namespace {
 
-struct ExplainOptions {
-  std::string scenario;
-  std::string design;
-  std::string seed;
-  std::string path;
-  bool no_race = false;
-  bool no_witness = false;
+struct ExplainOptions : ReplayOptions {
   bool no_source = false;
-  std::string max_steps;
   std::string tail;
 };
 
@@ -98,29 +92,13 @@ class SourceLines {
 };
 
 int explain_action(const ExplainOptions& o) {
-  fuzz::ReplaySpec spec;
-  spec.scenario = o.scenario;
-  spec.design = o.design;
-  spec.path_file = o.path;
-  if (!o.seed.empty()) {
-    spec.seed = fuzz::parse_u64(o.seed);
-    if (!spec.seed) throw UsageError(fmt::format("--seed: '{}' is not a non-negative integer", o.seed));
-  }
-  if (!o.max_steps.empty()) {
-    std::optional<uint64_t> v = fuzz::parse_u64(o.max_steps);
-    if (!v || *v < 1)
-      throw UsageError(fmt::format("--max-steps: '{}' is not a positive integer", o.max_steps));
-    spec.sched.max_steps = *v;
-  }
+  fuzz::ReplaySpec spec = to_spec(o);
   uint64_t tail = 0;
   if (!o.tail.empty()) {
     std::optional<uint64_t> v = fuzz::parse_u64(o.tail);
     if (!v) throw UsageError(fmt::format("--tail: '{}' is not a non-negative integer", o.tail));
     tail = *v;
   }
-  spec.sched.race_detection = !o.no_race;
-  spec.witness = !o.no_witness;
-  spec.sched.trace = true;
   fuzz::ReplayRun run;
   try {
     run = fuzz::replay(spec);
@@ -195,18 +173,7 @@ int explain_action(const ExplainOptions& o) {
 void add_explain_verb(CLI::App& app, Context& ctx) {
   CLI::App* verb = app.add_subcommand("explain", "Replay one execution and print it step by step");
   auto o = std::make_shared<ExplainOptions>();
-  verb->add_option("scenario", o->scenario, "Scenario name (see 'kqsim list')")
-      ->required()
-      ->type_name("SCENARIO");
-  verb->add_option("--design", o->design, "Locking design (default: the path file's, else fine)")
-      ->type_name("DESIGN");
-  verb->add_option("--seed", o->seed, "Execution seed, as printed by 'kqsim run'")->type_name("SEED");
-  verb->add_option("--path", o->path, "Path file, as written by 'kqsim run --save-path'")->type_name("FILE");
-  verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off (as the run that found it)");
-  verb->add_flag("--no-witness", o->no_witness,
-                 "Turn the witness's lock-order checks off (see 'kqsim run' output)");
-  verb->add_option("--max-steps", o->max_steps, "Scheduling points before a step-bound finding")
-      ->type_name("N");
+  add_replay_options(verb, *o);
   verb->add_option("--tail", o->tail, "Print only the last N events (default: all)")->type_name("N");
   verb->add_flag("--no-source", o->no_source, "Do not show the source line of each site");
   verb->footer("Exit status: 0 no finding, 1 a finding, 2 usage error.");
