@@ -468,7 +468,6 @@ int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct t
   marker.kn_kq = kq;
   marker.kn_serial = 0;
   int count = maxevents;
-  int nkev = 0;
   int error = 0;
   int haskqglobal = 0;
   struct kevent* kevp = ulistp;
@@ -582,14 +581,12 @@ retry:
 
     // we are returning a copy to the user
     kevp++;
-    nkev++;
     count--;
   }
   kq->kq_head.remove(&marker);
 done:
   KQ_OWNED(kq);
   KQ_UNLOCK_FLUX(kq);
-  (void)nkev;
   td->td_retval = maxevents - count;
   return error;
 }
