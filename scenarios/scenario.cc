@@ -149,4 +149,14 @@ int kev_poll(int kq, struct kevent* out, int n) {
   return kern::sys_kevent(kq, nullptr, 0, out, n, &kZero);
 }
 
+void expect_no_event(int kq, uintptr_t ident, const std::string& message) {
+  struct kevent ev[4];
+  int n = kev_poll(kq, ev, 4);
+  for (int j = 0; j < n; ++j)
+    if (ev[j].ident == ident) {
+      report(sim::FindingKind::kOracle, message);
+      return;
+    }
+}
+
 }  // namespace kqsim::scenarios

@@ -169,6 +169,9 @@ int kev_change(int kq, uintptr_t ident, short filter, unsigned short flags, unsi
                int64_t data = 0);
 // A non-blocking scan: kevent(kq, NULL, 0, out, n, {0, 0}).
 int kev_poll(int kq, struct kevent* out, int n);
+// Polls `kq` once; files a kOracle finding with `message` if an event for
+// `ident` comes back (a stale event after a close or a delete).
+void expect_no_event(int kq, uintptr_t ident, const std::string& message);
 
 // ---- registration ----
 
