@@ -251,8 +251,7 @@ void lo_init(lock_object& lo, const char* name, const char* type, int flags, Loc
   lo.gen = 0;
   lo.owner_tid = kNoThread;
   lo.recurse = lo.sharers = lo.waiters = 0;
-  lo.w_cache = 0;
-  lo.w_class = kNoClass;
+  lo.w_cache.store(0, std::memory_order_relaxed);
   lo.live_owner = kNoThread;
   lo.live_recurse = lo.live_sharers = 0;
 }

@@ -21,6 +21,7 @@
 // held, blocking on a sleepable lock with a spin lock held).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -97,10 +98,11 @@ struct lock_object : sim::Waitable {
   uint64_t acquired_at = 0;   // for hold-time profiling (steps or ns)
   SrcLoc locked_at;           // where the current exclusive holder took it
 
-  // Witness class cache: valid for the Witness whose id() is w_cache (ids are
-  // unique for the process's lifetime, unlike addresses).
-  uint64_t w_cache = 0;
-  ClassId w_class = kNoClass;
+  // Witness class cache: (witness id << 32) | class, valid for the Witness
+  // with that id (ids are unique for the process's lifetime, unlike
+  // addresses). One relaxed atomic word: in live mode several shared holders
+  // of an sx fill it concurrently, and each writes a self-contained value.
+  std::atomic<uint64_t> w_cache{0};
 
   // Live-mode state.
   std::mutex live_m;

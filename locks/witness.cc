@@ -32,11 +32,12 @@ uint64_t Witness::next_id() {
 }
 
 ClassId Witness::class_of(lock_object& lo) {
-  if (lo.w_cache != id_) {
-    lo.w_class = graph_.intern_class(lo.lo_type, lock_class_name(lo.lo_class));
-    lo.w_cache = id_;
-  }
-  return lo.w_class;
+  const uint64_t word = lo.w_cache.load(std::memory_order_relaxed);
+  if (word >> 32 == id_) return static_cast<ClassId>(word);
+  const ClassId c = graph_.intern_class(lo.lo_type, lock_class_name(lo.lo_class));
+  // Ids past 2^32 never match a cached word; such a witness interns each time.
+  if (id_ <= UINT32_MAX) lo.w_cache.store(id_ << 32 | c, std::memory_order_relaxed);
+  return c;
 }
 
 Witness::HeldStack& Witness::held() {
