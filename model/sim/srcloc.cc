@@ -11,8 +11,14 @@ const char* short_path(const char* file) {
   static constexpr const char* kTops[] = {"/model/", "/knote/", "/locks/", "/scenarios/", "/fuzz/",
                                           "/tests/", "/tools/", "/bench/", "/examples/", "/include/"};
   // The build maps the source root away (-fmacro-prefix-map), so paths are
-  // usually relative already; for absolute ones, cut at the first top folder.
-  if (file[0] != '/') return file;
+  // usually relative already; a build that passes relative source paths (a
+  // compiler wrapper such as ccache with base_dir) gives "../../knote/x.cc":
+  // drop the leading "./" and "../". For absolute paths, cut at the first top
+  // folder.
+  if (file[0] != '/') {
+    while (file[0] == '.' && (file[1] == '/' || (file[1] == '.' && file[2] == '/'))) file += file[1] == '/' ? 2 : 3;
+    return file;
+  }
   const char* best = nullptr;
   for (const char* top : kTops) {
     const char* p = std::strstr(file, top);
