@@ -242,3 +242,24 @@ TEST_P(GuideProgramExplore, SameOutputUnderRandomSchedules) {
 
 }  // namespace
 }  // namespace kqsim
+
+namespace kqsim {
+namespace {
+
+// Under "none" (FreeBSD 5.1: kevent() under Giant, MP-safe objects calling
+// KNOTE without it) the proxy's client and server threads KNOTE the proxy's
+// sockets while the proxy scans its kqueue: the race of kern/57945, found by
+// an ordinary program.
+TEST(GuideProgramNone, ProxyRacesOnTheKqueue) {
+  if (kqsim_example_proxy == nullptr) GTEST_SKIP() << "proxy is not linked in";
+  std::fflush(stdout);
+  ::testing::internal::CaptureStdout();
+  std::string findings = explore_in_world("none", 100, [&](World&) { (void)kqsim_example_proxy(); });
+  std::fflush(stdout);
+  (void)::testing::internal::GetCapturedStdout();
+  EXPECT_NE(findings.find("data race"), std::string::npos) << findings;
+  std::cout << findings.substr(0, findings.find('\n')) << "\n";
+}
+
+}  // namespace
+}  // namespace kqsim
