@@ -8,16 +8,16 @@
 // on that kqueue, after dropping the parent's knlist lock and holding the
 // parent's tracking knote in flux. Meanwhile another thread may close() the
 // kqueue: kqueue_close() sets KQ_CLOSING and drops every knote it finds.
-// Before FreeBSD's fix (Mark Johnston, https://reviews.freebsd.org/D18316,
-// 2018: "knote_fork() may attempt to register an event after we have started
+// Before FreeBSD's fix (https://reviews.freebsd.org/D18316: "knote_fork()
+// may attempt to register an event after we have started
 // to close a kqueue. Check for KQ_CLOSING with the kqueue lock held before
 // resizing the fd table or creating a knote hash table, and before inserting
 // a new knote into one of the kqueue tables"), the new knotes could be
 // inserted into a kqueue that had already been drained: a knote left on a
 // freed kqueue, which the child's next event (its exit) would then enqueue.
-// knote_fork() itself dates from FreeBSD PR 108201 (Konstantin Belousov,
-// 2009), which moved NOTE_TRACK out of filt_proc() because calling
-// kqueue_register() from a filter recursed into kern_event under its locks.
+// knote_fork() itself came with FreeBSD PR 108201, which moved NOTE_TRACK
+// out of filt_proc() because calling kqueue_register() from a filter
+// recursed into kern_event under its locks.
 //
 // The model has the fixed code, with two independent protections: knote_fork()
 // keeps the parent's tracking knote in flux while it registers, so
@@ -117,6 +117,7 @@ const auto& kForkVsKqclose = register_scenario<State>({
           if (s.child <= 0) report(FindingKind::kOracle, "fork() of the watched process failed");
           if (s.close_result != 0) report(FindingKind::kOracle, "close() of the kqueue failed");
           std::string left = leftovers(s.kqp);
+          if (!left.empty() && left.back() == '\n') left.pop_back();
           if (!left.empty())
             report(FindingKind::kOracle, "knote left on a closed kqueue (knote_fork vs kqueue_close, D18316)\n" +
                                              left);

@@ -125,6 +125,7 @@ const auto& kRegisterVsClose = register_scenario<State>({
             report(FindingKind::kOracle,
                    fmt::format("EV_ADD failed with an unexpected errno\n errno {}", s.add_errno));
           std::string bad = mismatches(kern::curthread(), s.kq);
+          if (!bad.empty() && bad.back() == '\n') bad.pop_back();
           if (!bad.empty())
             report(FindingKind::kOracle,
                    "knote watches a different file than its descriptor (PR 293382)\n" + bad);
