@@ -12,6 +12,10 @@ const char* short_path(const char* file) {
                                           "/tests/", "/tools/", "/bench/", "/examples/", "/include/"};
   // The build maps the source root away (-fmacro-prefix-map), so paths are
   // usually relative already; for absolute ones, cut at the first top folder.
+  // A compiler launcher may also have made them relative to the build
+  // directory (ccache with base_dir: "../../knote/x.cc"): drop the leading
+  // "./" and "../" steps.
+  while (file[0] == '.' && (file[1] == '/' || (file[1] == '.' && file[2] == '/'))) file += file[1] == '/' ? 2 : 3;
   if (file[0] != '/') return file;
   const char* best = nullptr;
   for (const char* top : kTops) {
