@@ -10,4 +10,4 @@ kqsim_add_cli_test(run_proxy_flow_reset_fixed_fine
 kqsim_add_cli_test(run_clear_vs_dispatch_fine ARGS "run clear-vs-dispatch --design fine --schedules 300 --seed 1"
   STDOUT "verdict: clean \\(expected clean: as expected\\)")
 kqsim_add_cli_test(list_history_scenarios ARGS "list"
-  STDOUT "fork-vs-kqclose.*proxy-flow-reset.*proxy-flow-reset-fixed.*register-vs-close")
+  STDOUT "exit-vs-scan.*fork-vs-kqclose.*proxy-flow-reset.*proxy-flow-reset-fixed.*register-vs-close")
