@@ -115,7 +115,7 @@ struct Share {
 bool uses_giant(const kern::kq_design& d) { return d.kevent_giant || d.all_giant; }
 
 // A reversal found by merging witness graphs, as a finding.
-FoundFinding reversal_finding(const locks::Reversal& rev) {
+FoundFinding graph_reversal(const locks::Reversal& rev) {
   FoundFinding f;
   f.graph_only = true;
   f.finding.kind = sim::FindingKind::kLockOrderReversal;
@@ -352,7 +352,7 @@ RunResult run_scenario(const scenarios::Scenario& sc, const kern::kq_design& des
   for (const auto& w : witnesses) {
     locks::MergeResult mr = graph->merge(w->graph());
     for (const locks::Reversal& rev : mr.reversals) {
-      FoundFinding f = reversal_finding(rev);
+      FoundFinding f = graph_reversal(rev);
       if (index.emplace(f.finding.dedup_key(), 0).second) r.findings.push_back(std::move(f));
     }
   }
@@ -770,7 +770,7 @@ namespace {
 
 // The witness graph as JSON with classes and edges sorted by name, so that
 // it does not depend on which worker saw what first.
-nlohmann::ordered_json canonical_witness(const locks::WitnessGraph& g) {
+nlohmann::ordered_json canonical_witness(const locks::WitnessGraph& g) {  // see witness_to_json
   using json = nlohmann::ordered_json;
   json doc = json::parse(g.to_json());
   const json& classes = doc["classes"];
@@ -883,6 +883,10 @@ nlohmann::ordered_json run_to_json(const RunInfo& info, const RunResult& r,
   if (r.witness) doc["witness"] = canonical_witness(*r.witness);
   return doc;
 }
+
+nlohmann::ordered_json witness_to_json(const locks::WitnessGraph& g) { return canonical_witness(g); }
+
+FoundFinding reversal_finding(const locks::Reversal& rev) { return graph_reversal(rev); }
 
 std::vector<std::string> save_shrunk_paths(const RunInfo& info, const RunResult& r, const std::string& dir) {
   namespace fs = std::filesystem;

@@ -111,7 +111,7 @@ struct RunOptions {
   unsigned preemptions = 2; // exhaustive: the preemption bound
   Shard shard;              // random, pct: which executions this run makes
   bool shrink = false;      // shrink each distinct finding (RunResult::shrunk)
-  size_t shrink_runs = 500; // at most this many executions per shrink
+  size_t shrink_runs = 1000; // at most this many executions per shrink
   // Replay each distinct finding alone once, to print a replay command that
   // reproduces it (see ReplayMode).
   bool verify_replays = true;
@@ -305,6 +305,13 @@ std::string findings_text(const RunInfo& info, const RunResult& r,
 nlohmann::ordered_json run_to_json(const RunInfo& info, const RunResult& r,
                                    const scenarios::Expected* expected,
                                    const std::vector<std::string>& paths = {}, bool reproducible = false);
+
+// The witness graph as kqsim-witness JSON with classes and edges sorted by
+// name (the "witness" field of kqsim-run).
+nlohmann::ordered_json witness_to_json(const locks::WitnessGraph& g);
+// A reversal found by merging witness graphs, as a graph-only finding (kind
+// lock-order-reversal, WITNESS's message, sites as the witness gives them).
+FoundFinding reversal_finding(const locks::Reversal& rev);
 
 // Writes one path file per shrunk finding into `dir`:
 // "<dir>/<scenario>.<design>.<n>.shrunk.path.json" ("" for findings not shrunk).

@@ -13,7 +13,7 @@
 // --design fine, --strategy $KQSIM_STRATEGY or random, --schedules
 // $KQSIM_SCHEDULES or 1000, --seed $KQSIM_SEED or 1, --workers $KQSIM_WORKERS
 // or 1, --depth $KQSIM_PCT_DEPTH or 3, --preemptions $KQSIM_PREEMPTIONS or 2.
-// Each distinct finding is shrunk (at most 500 executions each) unless
+// Each distinct finding is shrunk (at most 1000 executions each) unless
 // --no-shrink; shrunk path files are written only with --save-path.
 #include <unistd.h>
 
