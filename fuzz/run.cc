@@ -590,9 +590,62 @@ std::string replay_command(const RunInfo& info, uint64_t execution_seed, ReplayM
   return cmd;
 }
 
+std::string compact_choices(const sim::Path& p) {
+  if (p.empty()) return "-";
+  std::string out;
+  for (size_t i = 0; i < p.size();) {
+    size_t j = i;
+    while (j < p.size() && p[j] == p[i]) ++j;
+    if (!out.empty()) out += ',';
+    out += "0123456789abcdef"[p[i] & 15];
+    if (j - i > 1) out += fmt::format(":{}", j - i);
+    i = j;
+  }
+  return out;
+}
+
+std::optional<sim::Path> parse_choices(std::string_view text) {
+  if (text == "-") return sim::Path{};
+  if (text.empty()) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.find_first_of(":,") == std::string_view::npos) {
+    sim::Path p;
+    for (char c : text) {
+      int d = digit(c);
+      if (d < 0) return std::nullopt;
+      p.push_back(static_cast<uint8_t>(d));
+    }
+    return p;
+  }
+  sim::Path p;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view run = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (comma != std::string_view::npos && text.empty()) return std::nullopt;  // trailing comma
+    if (run.empty() || digit(run[0]) < 0) return std::nullopt;
+    uint64_t n = 1;
+    if (run.size() > 1) {
+      if (run[1] != ':') return std::nullopt;
+      std::optional<uint64_t> v = parse_u64(run.substr(2));
+      if (!v || *v == 0 || *v > 100'000'000 || run.substr(2).find_first_of("xX") != std::string_view::npos)
+        return std::nullopt;
+      n = *v;
+    }
+    if (p.size() + n > 100'000'000) return std::nullopt;
+    p.insert(p.end(), n, static_cast<uint8_t>(digit(run[0])));
+  }
+  return p;
+}
+
 std::string choices_command(const RunInfo& info, const sim::Path& choices, ReplayMode mode, const char* verb) {
   std::string cmd = fmt::format("kqsim {} {} --design {} --choices {}", verb, info.scenario, info.design,
-                                choices.empty() ? "-" : sim::encode_choices(choices));
+                                compact_choices(choices));
   cmd += sched_flags(info);
   if (mode == ReplayMode::kNoWitness) cmd += " --no-witness";
   return cmd;
@@ -760,7 +813,11 @@ std::string findings_text(const RunInfo& info, const RunResult& r, const std::ve
       out += fmt::format("    shrunk: {} preemption{}, {} choices (from {} preemption{}, {} choices; {} runs)\n",
                          s.preemptions, s.preemptions == 1 ? "" : "s", s.path.size(), s.original_preemptions,
                          s.original_preemptions == 1 ? "" : "s", s.original_choices, s.runs);
-      out += fmt::format("    explain: {}\n", choices_command(info, s.path, mode_of(r, i)));
+      std::string cmd = choices_command(info, s.path, mode_of(r, i));
+      if (cmd.size() <= 400)
+        out += fmt::format("    explain: {}\n", cmd);
+      else
+        out += "    explain: the shrunk schedule is too long to print: --save-path DIR writes it as a path file\n";
     }
   }
   return out;

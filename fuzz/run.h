@@ -257,7 +257,15 @@ std::string rerun_command(const RunInfo& info, uint64_t execution);
 // pct, replay --choices for exhaustive, rerun_command for kNotAlone; empty for
 // kGraphOnly.
 std::string finding_replay_command(const RunInfo& info, const RunResult& r, size_t i, const char* verb = "replay");
-// "kqsim explain SC --design D --choices HEX" for a shrunk schedule (plus
+// Choices in the run-length form that `--choices` also takes: "T:N" runs,
+// comma-separated (thread T, a hex digit, chosen N times in a row; ":N" left
+// out when N is 1), e.g. "0:3,1:36,2,0:2"; "-" for no choices.
+std::string compact_choices(const sim::Path& p);
+// Parses the compact form or plain hex digits (path files' "choices");
+// nullopt when malformed.
+std::optional<sim::Path> parse_choices(std::string_view text);
+
+// "kqsim explain SC --design D --choices 0:3,1:36" for a shrunk schedule (plus
 // --no-race / --max-steps / --no-witness as the run used).
 std::string choices_command(const RunInfo& info, const sim::Path& choices, ReplayMode mode,
                             const char* verb = "explain");

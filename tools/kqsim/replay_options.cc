@@ -13,7 +13,8 @@ void add_replay_options(CLI::App* verb, ReplayOptions& o) {
   verb->add_option("--seed", o.seed, "Execution seed, as printed by 'kqsim run'")->type_name("SEED");
   verb->add_option("--path", o.path, "Path file, as written by 'kqsim run --save-path' or 'kqsim shrink'")
       ->type_name("FILE");
-  verb->add_option("--choices", o.choices, "The schedule's choices as hex digits, one thread id each ('-': none)")
+  verb->add_option("--choices", o.choices,
+                   "The schedule's choices: hex digits, one thread id each, or runs like 0:3,1:36,2 ('-': none)")
       ->type_name("HEX");
   verb->add_option("--strategy", o.strategy, "What made --seed: random (default) or pct (with --depth, --pct-k)")
       ->type_name("STRATEGY");
@@ -35,11 +36,11 @@ fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
     if (!spec.seed) throw UsageError(fmt::format("--seed: '{}' is not a non-negative integer", o.seed));
   }
   if (!o.choices.empty()) {
-    try {
-      spec.choices = o.choices == "-" ? sim::Path{} : sim::decode_choices(o.choices);
-    } catch (const sim::PathError& e) {
-      throw UsageError(fmt::format("--choices: {}", e.what()));
-    }
+    spec.choices = fuzz::parse_choices(o.choices);
+    if (!spec.choices)
+      throw UsageError(fmt::format(
+          "--choices: '{}' is neither hex digits nor runs like 0:3,1:36,2 (thread:count, comma-separated)",
+          o.choices.size() > 60 ? o.choices.substr(0, 57) + "..." : o.choices));
   }
   if (!o.strategy.empty()) {
     std::optional<fuzz::StrategyKind> k = fuzz::strategy_from_name(o.strategy);
