@@ -734,6 +734,12 @@ std::string replay_lines(const RunInfo& info, const RunResult& r, size_t i, cons
           "shards); the merged witness graph closes the cycle\n",
           pad);
     case ReplayMode::kNotAlone:
+      if (f.finding.kind == sim::FindingKind::kLockOrderReversal)
+        return fmt::format(
+            "{}replay: does not reproduce alone (part of the established order was seen in earlier "
+            "executions); rerun:\n"
+            "{}  {}\n",
+            pad, pad, rerun_command(info, f.execution));
       return fmt::format(
           "{}replay: does not reproduce alone (after a corruption it read memory that earlier executions "
           "left behind); rerun:\n"
