@@ -181,9 +181,12 @@ MergedRun merge_runs(const std::vector<MergeInput>& inputs) {
 
   // Witness graphs: reversals only the merged graph shows.
   locks::WitnessGraph graph;
+  std::vector<const locks::WitnessGraph*> graphs;
+  for (const Loaded& in : ins) graphs.push_back(in.witness.get());
   for (const Loaded& in : ins) {
     locks::MergeResult mr = graph.merge(*in.witness);
     for (const locks::Reversal& rev : mr.reversals) {
+      if (reversal_reported_in(graphs, rev)) continue;  // a shard reported it already
       FoundFinding f = reversal_finding(rev);
       std::string key = f.finding.dedup_key();
       if (!index.emplace(key, kept.size()).second) continue;

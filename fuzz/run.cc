@@ -349,9 +349,12 @@ RunResult run_scenario(const scenarios::Scenario& sc, const kern::kq_design& des
   // The workers' witness graphs, merged: reversals whose halves different
   // workers saw.
   auto graph = std::make_shared<locks::WitnessGraph>();
+  std::vector<const locks::WitnessGraph*> inputs;
+  for (const auto& w : witnesses) inputs.push_back(&w->graph());
   for (const auto& w : witnesses) {
     locks::MergeResult mr = graph->merge(w->graph());
     for (const locks::Reversal& rev : mr.reversals) {
+      if (reversal_reported_in(inputs, rev)) continue;
       FoundFinding f = graph_reversal(rev);
       if (index.emplace(f.finding.dedup_key(), 0).second) r.findings.push_back(std::move(f));
     }
@@ -950,6 +953,16 @@ nlohmann::ordered_json run_to_json(const RunInfo& info, const RunResult& r,
 nlohmann::ordered_json witness_to_json(const locks::WitnessGraph& g) { return canonical_witness(g); }
 
 FoundFinding reversal_finding(const locks::Reversal& rev) { return graph_reversal(rev); }
+
+bool reversal_reported_in(const std::vector<const locks::WitnessGraph*>& graphs, const locks::Reversal& rev) {
+  for (const locks::WitnessGraph* g : graphs)
+    for (const auto& [b, a] : g->reported_reversals()) {
+      std::string nb = g->class_name(b), na = g->class_name(a);
+      if ((nb == rev.first.name && na == rev.second.name) || (nb == rev.second.name && na == rev.first.name))
+        return true;
+    }
+  return false;
+}
 
 std::vector<std::string> save_shrunk_paths(const RunInfo& info, const RunResult& r, const std::string& dir) {
   namespace fs = std::filesystem;

@@ -320,6 +320,10 @@ nlohmann::ordered_json witness_to_json(const locks::WitnessGraph& g);
 // A reversal found by merging witness graphs, as a graph-only finding (kind
 // lock-order-reversal, WITNESS's message, sites as the witness gives them).
 FoundFinding reversal_finding(const locks::Reversal& rev);
+// Whether one of `graphs` has already reported a reversal between the two
+// classes of `rev` (in either orientation): then a merge's reversal is the
+// same bug seen from the other side, not a new finding.
+bool reversal_reported_in(const std::vector<const locks::WitnessGraph*>& graphs, const locks::Reversal& rev);
 
 // Writes one path file per shrunk finding into `dir`:
 // "<dir>/<scenario>.<design>.<n>.shrunk.path.json" ("" for findings not shrunk).

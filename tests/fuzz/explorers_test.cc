@@ -308,6 +308,23 @@ TEST(ExplorersMerge, FindsAReversalSplitAcrossShards) {
   EXPECT_EQ(merge_runs({{"b", b}, {"a", a}}).doc.dump(), m.doc.dump());
 }
 
+// A shard that reported the reversal itself (its R has the pair): the merge
+// does not report it again from the other side.
+TEST(ExplorersMerge, DoesNotRereportAReversalAShardReported) {
+  std::string a = shard_with_order(0, "kqueue", "filedesc");
+  auto doc = nlohmann::ordered_json::parse(shard_with_order(1, "filedesc", "kqueue"));
+  locks::LoadResult lr = locks::WitnessGraph::from_json(doc["witness"].dump());
+  ASSERT_TRUE(lr.ok());
+  locks::WitnessGraph& g = *lr.graph;
+  ASSERT_EQ(g.add_edge(*g.find_class("kqueue"), *g.find_class("filedesc"), locks::Site{"a.cc", 1},
+                       locks::Site{"b.cc", 2})
+                .status,
+            locks::AddStatus::kReversal);
+  doc["witness"] = nlohmann::ordered_json::parse(g.to_json());
+  MergedRun m = merge_runs({{"a", a}, {"b", doc.dump()}});
+  for (const auto& f : m.doc["findings"]) EXPECT_FALSE(f.value("graph_only", false)) << f.dump();
+}
+
 TEST(ExplorersMerge, RefusesBadInputWithOneLine) {
   std::string a = shard_with_order(0, "kqueue", "filedesc");
   std::string b = shard_with_order(1, "filedesc", "kqueue");
@@ -444,6 +461,17 @@ TEST(ExplorersCli, PrintedReplayAndExplainCommandsReproduce) {
       }
     }
   }
+}
+
+// On a terminal, run keeps a progress line on stderr (executions, rate,
+// findings); `script` gives it one. Without a terminal, stderr stays empty
+// (cli.run_silent_when_not_a_terminal).
+TEST(ExplorersCli, ProgressLineOnATerminal) {
+  if (sh("command -v script").status != 0) GTEST_SKIP() << "no script(1) to make a terminal";
+  Cmd c = sh(fmt::format("script -qec '{} run kern-57945 --design none --schedules 500 --no-shrink' /dev/null", kBin));
+  EXPECT_NE(c.out.find("\rkern-57945 under none: 500/500 executions, "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("/s, 1 finding"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("\r\033[K"), std::string::npos) << "the line is erased at the end";
 }
 
 TEST(ExplorersCli, ShrinkWritesAPathFileThatReplays) {
