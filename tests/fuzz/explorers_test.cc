@@ -474,6 +474,22 @@ TEST(ExplorersCli, ProgressLineOnATerminal) {
   EXPECT_NE(c.out.find("\r\033[K"), std::string::npos) << "the line is erased at the end";
 }
 
+TEST(ExplorersCli, BadEnvironmentDefaultsAreUsageErrors) {
+  for (const char* env : {"KQSIM_STRATEGY=dfs", "KQSIM_WORKERS=two", "KQSIM_PCT_DEPTH=0", "KQSIM_PREEMPTIONS=-1",
+                          "KQSIM_SCHEDULES=0x"}) {
+    std::string strategy = std::string(env).find("PCT") != std::string::npos   ? " --strategy pct"
+                           : std::string(env).find("PREEMPT") != std::string::npos ? " --strategy exhaustive"
+                                                                                   : "";
+    std::string schedules = std::string(env).find("SCHEDULES") != std::string::npos ? "" : " --schedules 10";
+    Cmd c = sh(fmt::format("{{ {} {} run kern-57945{}{} 2>&1; }}", env, kBin, schedules, strategy));
+    EXPECT_EQ(c.status, 2) << env << ": " << c.out;
+    EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1) << env << ": " << c.out;
+  }
+  // The option wins over the environment.
+  Cmd c = sh(fmt::format("KQSIM_STRATEGY=dfs {} run kern-57945 --strategy random --schedules 10", kBin));
+  EXPECT_EQ(c.status, 0) << c.out;
+}
+
 TEST(ExplorersCli, ShrinkWritesAPathFileThatReplays) {
   namespace fs = std::filesystem;
   fs::path out = fs::temp_directory_path() / fmt::format("kqsim-shrunk-{}.path.json", ::getpid());
