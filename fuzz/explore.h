@@ -36,6 +36,9 @@ struct FoundFinding {
   uint64_t execution = 0;       // index of the first execution that made it
   uint64_t execution_seed = 0;  // replays that execution alone
   uint64_t count = 0;           // executions that made it
+  // A lock-order reversal that no single execution made: found when merging
+  // witness graphs (of workers, or of shards by `kqsim merge`).
+  bool graph_only = false;
 };
 
 struct ExploreResult {

@@ -4,11 +4,11 @@
 
 namespace kqsim::fuzz {
 
-PctStrategy::PctStrategy(uint64_t seed, unsigned depth, uint64_t k_hint)
-    : rng_(seed), depth_(depth == 0 ? 1 : depth), k_(k_hint == 0 ? 1 : k_hint) {}
+PctStrategy::PctStrategy(uint64_t seed, unsigned depth, uint64_t k_hint, bool learn_k)
+    : rng_(seed), depth_(depth == 0 ? 1 : depth), k_(k_hint == 0 ? 1 : k_hint), learn_k_(learn_k) {}
 
 void PctStrategy::begin_execution() {
-  if (step_ > k_) k_ = step_;  // learn k from the previous execution
+  if (learn_k_ && step_ > k_) k_ = step_;  // learn k from the previous execution
   step_ = 0;
   next_change_ = 0;
   change_points_.clear();

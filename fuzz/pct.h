@@ -11,7 +11,9 @@
 // least 1/(n * k^(d-1)); depth 1 bugs need no change point at all.
 //
 // k is learnt: it starts at `k_hint` and becomes the largest number of choice
-// points seen in an execution so far. reseed() starts a new execution's
+// points seen in an execution so far, unless `learn_k` is false: then k stays
+// `k_hint`, so that an execution depends only on (seed, depth, k) and replays
+// alone (run_scenario uses it so). reseed() starts a new execution's
 // randomness (the explorer derives one seed per execution).
 #pragma once
 
@@ -24,7 +26,7 @@ namespace kqsim::fuzz {
 
 class PctStrategy final : public sim::Strategy {
  public:
-  PctStrategy(uint64_t seed, unsigned depth, uint64_t k_hint = 100);
+  PctStrategy(uint64_t seed, unsigned depth, uint64_t k_hint = 100, bool learn_k = true);
   void reseed(uint64_t seed) { rng_.seed(seed); }
   void begin_execution() override;
   void on_spawn(sim::Tid t) override;
@@ -36,6 +38,7 @@ class PctStrategy final : public sim::Strategy {
   sim::Rng rng_;
   unsigned depth_;
   uint64_t k_;
+  bool learn_k_;
   uint64_t step_ = 0;
   uint64_t prio_[sim::kMaxThreads] = {};
   std::vector<uint64_t> change_points_;  // sorted

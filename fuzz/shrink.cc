@@ -1,5 +1,9 @@
 #include "fuzz/shrink.h"
 
+#include <algorithm>
+
+#include "fuzz/bounded.h"
+#include "fuzz/pct.h"
 #include "model/sim/strategy.h"
 
 namespace kqsim::fuzz {
@@ -24,6 +28,60 @@ class CountingReplay final : public sim::Strategy {
   // preempt_[i] = the thread preempted at choice i, or kNoThread.
   std::vector<sim::Tid> preempt_;
   sim::ReplayStrategy inner_;
+};
+
+// A schedule given as overrides of the non-preemptive default: at choice i,
+// run overrides[i] if it is runnable; otherwise keep the current thread if it
+// can run, else the lowest runnable one (what ReplayStrategy does past the
+// end of its path). Records the choices made as a path.
+class OverrideStrategy final : public sim::Strategy {
+ public:
+  explicit OverrideStrategy(const std::vector<std::pair<size_t, sim::Tid>>& o) : over_(o) {}
+  void begin_execution() override {
+    i_ = 0;
+    next_ = 0;
+  }
+  sim::Tid choose(const sim::Tid* r, unsigned n, sim::Tid current) override {
+    while (next_ < over_.size() && over_[next_].first < i_) ++next_;
+    ++i_;
+    if (next_ < over_.size() && over_[next_].first == i_ - 1)
+      for (unsigned k = 0; k < n; ++k)
+        if (r[k] == over_[next_].second) return r[k];
+    for (unsigned k = 0; k < n; ++k)
+      if (r[k] == current) return current;
+    return r[0];
+  }
+
+ private:
+  const std::vector<std::pair<size_t, sim::Tid>>& over_;
+  size_t i_ = 0;
+  size_t next_ = 0;
+};
+
+// Replays a path and records where it departs from the default (keep the
+// current thread, else the lowest runnable one): those are its overrides.
+class OverrideFinder final : public sim::Strategy {
+ public:
+  explicit OverrideFinder(const sim::Path& p) : inner_(p) {}
+  void begin_execution() override {
+    inner_.begin_execution();
+    over_.clear();
+    i_ = 0;
+  }
+  sim::Tid choose(const sim::Tid* r, unsigned n, sim::Tid current) override {
+    sim::Tid t = inner_.choose(r, n, current);
+    sim::Tid dflt = r[0];
+    for (unsigned k = 0; k < n; ++k)
+      if (r[k] == current) dflt = current;
+    if (t != dflt) over_.emplace_back(i_, t);
+    ++i_;
+    return t;
+  }
+  std::vector<std::pair<size_t, sim::Tid>> over_;
+
+ private:
+  sim::ReplayStrategy inner_;
+  size_t i_ = 0;
 };
 
 bool makes(const sim::Execution& e, const std::string& key) {
@@ -66,6 +124,85 @@ ShrinkResult shrink(const RunOnce& run, const sim::Path& failing, const std::str
     return out;  // does not reproduce: return it unchanged
   }
   out.original_preemptions = best_p;
+
+  // Phase 0: look for another schedule that makes the same finding with
+  // fewer preemptions: every schedule with no preemption, then with one
+  // (bounded search), then PCT executions of depth 2 and 3 (few preemptions
+  // by construction), within half the budget. The best replaces the path.
+  {
+    const size_t budget = max_runs / 2;
+    const uint64_t k = std::max<size_t>(best.size(), 1);
+    auto consider = [&](const sim::Execution& e) {
+      if (!makes(e, key)) return;
+      sim::Path taken;
+      size_t p = 0;
+      sim::Path cand = e.path;
+      if (test(cand, &taken, &p) && (p < best_p || (p == best_p && taken.size() < best.size()))) {
+        best = std::move(taken);
+        best_p = p;
+      }
+    };
+    for (unsigned bound = 0; bound <= 1 && bound < best_p && out.runs < budget; ++bound) {
+      BoundedStrategy bs(bound);
+      do {
+        ++out.runs;
+        consider(run(bs));
+      } while (bound < best_p && out.runs < budget && bs.advance());
+    }
+    for (uint64_t j = 0; best_p > 1 && out.runs < budget; ++j) {
+      PctStrategy ps(sim::splitmix64(j), j % 2 == 0 ? 2 : 3, k, false);
+      ++out.runs;
+      consider(run(ps));
+    }
+  }
+
+  // Phase 1: delta debugging (Zeller's ddmin) over the path's departures from
+  // the non-preemptive default. Each departure removed is a preemption (or a
+  // free choice) less; a set of departures that still makes the finding is
+  // kept, and chunks are halved until single departures are tried.
+  {
+    using Overrides = std::vector<std::pair<size_t, sim::Tid>>;
+    OverrideFinder finder(best);
+    run(finder);
+    Overrides cur = finder.over_;
+    size_t chunks = 2;
+    while (cur.size() >= 1 && out.runs < max_runs) {
+      chunks = std::min(chunks, cur.size());
+      bool reduced = false;
+      for (size_t c = 0; c < chunks && out.runs < max_runs; ++c) {
+        size_t lo = cur.size() * c / chunks, hi = cur.size() * (c + 1) / chunks;
+        Overrides cand(cur.begin(), cur.begin() + static_cast<long>(lo));
+        cand.insert(cand.end(), cur.begin() + static_cast<long>(hi), cur.end());
+        ++out.runs;
+        OverrideStrategy os(cand);
+        const sim::Execution& e = run(os);
+        if (!makes(e, key)) continue;
+        cur = std::move(cand);
+        chunks = std::max<size_t>(chunks - 1, 2);
+        reduced = true;
+        break;
+      }
+      if (!reduced) {
+        if (chunks >= cur.size()) break;
+        chunks = std::min(cur.size(), chunks * 2);
+      }
+    }
+    // The schedule of the remaining departures, as a path; kept if it is no
+    // worse than the original.
+    OverrideStrategy os(cur);
+    const sim::Execution& e = run(os);
+    ++out.runs;
+    if (makes(e, key)) {
+      sim::Path cand = e.path;
+      sim::Path taken;
+      size_t p = 0;
+      if (test(cand, &taken, &p) && (p < best_p || (p == best_p && taken.size() < best.size()))) {
+        best = std::move(taken);
+        best_p = p;
+      }
+    }
+  }
+
   bool improved = true;
   while (improved && out.runs < max_runs) {
     improved = false;

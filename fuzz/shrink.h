@@ -5,7 +5,14 @@
 // execution makes a finding with key `key` (Finding::dedup_key), shrink()
 // returns a path that still makes that finding, with no more preemptions than
 // the original (fewer preemptions first; among paths with as many, a shorter
-// one; a path with fewer preemptions may be longer). It tries, greedily until nothing helps:
+// one; a path with fewer preemptions may be longer). First, within half of
+// `max_runs`, it looks for another schedule that makes the same finding with
+// fewer preemptions (every schedule without a preemption, then with one, then
+// PCT executions of depth 2 and 3) and continues from the best. Then it
+// minimises, by
+// delta debugging (ddmin), the set of choices where the path departs from the
+// non-preemptive default (keep the running thread, else the lowest runnable
+// one); then it tries, greedily until nothing helps:
 // cutting the path just after the finding's step; removing each preemption
 // (choosing the thread that was running instead); cutting the tail after each
 // choice. A path's preemptions are counted by replaying it. Replays past the

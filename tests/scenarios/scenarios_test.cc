@@ -282,12 +282,14 @@ TEST(ScenarioReport, JsonHasTheDocumentedSchema) {
   EXPECT_EQ(f["replay_mode"], "alone");
 }
 
-TEST(ScenarioRun, UnimplementedStrategiesAndZeroWorkersAreRefused) {
+TEST(ScenarioRun, UnusableOptionsAndZeroWorkersAreRefused) {
   const Scenario& sc = *find_scenario("kern-57945");
   const kern::kq_design& d = *kern::find_design("fine");
   RunOptions o;
   o.strategy = fuzz::StrategyKind::kPct;
+  o.pct_depth = 0;
   EXPECT_THROW(fuzz::run_scenario(sc, d, o), std::invalid_argument);
+  o.pct_depth = 3;
   o.strategy = fuzz::StrategyKind::kRandom;
   o.workers = 0;
   EXPECT_THROW(fuzz::run_scenario(sc, d, o), std::invalid_argument);

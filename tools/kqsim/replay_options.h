@@ -20,6 +20,10 @@ struct ReplayOptions {
   std::string design;
   std::string seed;
   std::string path;
+  std::string choices;
+  std::string strategy;
+  std::string depth;
+  std::string pct_k;
   bool no_race = false;
   bool no_witness = false;
   std::string max_steps;

@@ -89,9 +89,9 @@ int check_action(const CheckOptions& o) {
         continue;
       }
       if (tty)
-        ro.progress = [&](uint64_t done, uint64_t total) {
+        ro.progress = [&](const fuzz::Progress& p) {
           std::fprintf(stderr, "\r%s under %s: %llu/%llu executions\033[K", sc->name().c_str(), dname.c_str(),
-                       static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+                       static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.total));
           std::fflush(stderr);
         };
       fuzz::RunResult r = fuzz::run_scenario(*sc, *design, ro);

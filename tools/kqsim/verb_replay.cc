@@ -2,8 +2,8 @@
 // execution seed `kqsim run` printed or from a path file (run --save-path),
 // and print its findings.
 //
-//   kqsim replay SCENARIO [--design D] (--seed EXECUTION_SEED | --path FILE)
-//                [--no-race] [--max-steps N]
+//   kqsim replay SCENARIO [--design D] (--seed EXECUTION_SEED | --path FILE | --choices HEX)
+//                [--strategy pct --depth D --pct-k K] [--no-race] [--no-witness] [--max-steps N]
 //
 // Exit status: 1 when the execution made a finding, 0 when not, 2 on a usage
 // error (unknown names, a missing or malformed path file).
@@ -22,9 +22,10 @@ namespace kqsim::cli {
 namespace {
 
 int replay_action(const ReplayOptions& o) {
+  fuzz::ReplaySpec spec = to_spec(o);
   fuzz::ReplayRun run;
   try {
-    run = fuzz::replay(to_spec(o));
+    run = fuzz::replay(spec);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
@@ -42,7 +43,9 @@ int replay_action(const ReplayOptions& o) {
     return kExitOk;
   }
   std::cout << fuzz::execution_findings_text(run.result);
-  std::string how = o.seed.empty() ? "--path " + o.path : "--seed " + o.seed;
+  std::string how = !o.seed.empty() ? "--seed " + o.seed : !o.path.empty() ? "--path " + o.path : "--choices " + o.choices;
+  if (!o.seed.empty() && !o.strategy.empty() && o.strategy != "random")
+    how = fmt::format("--strategy {} --depth {} --pct-k {} {}", o.strategy, spec.pct_depth, spec.pct_k, how);
   if (o.no_race) how += " --no-race";
   if (o.no_witness) how += " --no-witness";
   if (!o.max_steps.empty()) how += " --max-steps " + o.max_steps;

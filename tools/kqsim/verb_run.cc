@@ -1,14 +1,20 @@
 // kqsim run: explore one scenario under one design and report what the
 // checkers find.
 //
-//   kqsim run SCENARIO [--design D] [--strategy S] [--schedules N] [--seed S]
-//                      [--workers W] [--max-steps N] [--no-race] [--json FILE]
-//                      [--save-path DIR]
+//   kqsim run SCENARIO [--design D] [--strategy random|pct|exhaustive]
+//                      [--schedules N] [--seed S] [--workers W] [--depth D]
+//                      [--preemptions B] [--shard I/N] [--no-shrink]
+//                      [--reproducible] [--max-steps N] [--no-race]
+//                      [--json FILE] [--save-path DIR]
 //
 // Exit status: 1 when any finding was made (whatever the scenario expects
 // under that design: `kqsim check` compares with expectations), 0 when none,
-// 2 on a usage error. Defaults: --design fine, --strategy random, --schedules
-// $KQSIM_SCHEDULES or 1000, --seed $KQSIM_SEED or 1, --workers 1.
+// 2 on a usage error. Defaults (option, else environment, else built in):
+// --design fine, --strategy $KQSIM_STRATEGY or random, --schedules
+// $KQSIM_SCHEDULES or 1000, --seed $KQSIM_SEED or 1, --workers $KQSIM_WORKERS
+// or 1, --depth $KQSIM_PCT_DEPTH or 3, --preemptions $KQSIM_PREEMPTIONS or 2.
+// Each distinct finding is shrunk (at most 1000 executions each) unless
+// --no-shrink; shrunk path files are written only with --save-path.
 #include <unistd.h>
 
 #include <cstdio>
@@ -30,10 +36,15 @@ namespace {
 struct RunOptions {
   std::string scenario;
   std::string design = "fine";
-  std::string strategy = "random";
+  std::string strategy;
   std::string schedules;
   std::string seed;
-  std::string workers = "1";
+  std::string workers;
+  std::string depth;
+  std::string preemptions;
+  std::string shard;
+  bool no_shrink = false;
+  bool reproducible = false;
   std::string max_steps;
   bool no_race = false;
   std::string json;
@@ -57,6 +68,40 @@ uint64_t number_or_env(const std::string& option, const std::string& text, const
   return dflt;
 }
 
+std::string string_or_env(const std::string& text, const char* env, const char* dflt) {
+  if (!text.empty()) return text;
+  if (const char* e = std::getenv(env); e != nullptr && *e != '\0') return e;
+  return dflt;
+}
+
+// "kern-57945 under none: 1234/10000 executions, 5321/s, 1 finding"
+void print_progress(const fuzz::RunInfo& info, const fuzz::Progress& p) {
+  double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0;
+  std::fprintf(stderr, "\r%s under %s: %llu/%llu executions, %.0f/s, %llu finding%s\033[K", info.scenario.c_str(),
+               info.design.c_str(), static_cast<unsigned long long>(p.done),
+               static_cast<unsigned long long>(p.total), rate, static_cast<unsigned long long>(p.findings),
+               p.findings == 1 ? "" : "s");
+  std::fflush(stderr);
+}
+
+// Writes `text` to `file` through a temporary file and a rename, so that a
+// failed run leaves no partial file.
+void write_file(const std::string& file, const std::string& text) {
+  std::string tmp = file + ".tmp";
+  {
+    std::ofstream os(tmp);
+    os << text;
+    if (!os) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(fmt::format("cannot write '{}'", file));
+    }
+  }
+  if (std::rename(tmp.c_str(), file.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(fmt::format("cannot write '{}'", file));
+  }
+}
+
 int run_action(const RunOptions& o) {
   const scenarios::Scenario* sc = scenarios::find_scenario(o.scenario);
   if (sc == nullptr)
@@ -65,12 +110,11 @@ int run_action(const RunOptions& o) {
   const kern::kq_design* design = kern::find_design(o.design);
   if (design == nullptr)
     throw UsageError(fmt::format("unknown design '{}' (designs: {})", o.design, kern::design_names()));
-  std::optional<fuzz::StrategyKind> strategy = fuzz::strategy_from_name(o.strategy);
+  const std::string sname = string_or_env(o.strategy, "KQSIM_STRATEGY", "random");
+  std::optional<fuzz::StrategyKind> strategy = fuzz::strategy_from_name(sname);
   if (!strategy)
-    throw UsageError(
-        fmt::format("unknown strategy '{}' (strategies: {})", o.strategy, fuzz::strategy_names()));
-  if (!fuzz::strategy_implemented(*strategy))
-    throw UsageError(fmt::format("strategy '{}' is not implemented yet", o.strategy));
+    throw UsageError(fmt::format("unknown strategy '{}'{} (strategies: {})", sname,
+                                 o.strategy.empty() ? " in KQSIM_STRATEGY" : "", fuzz::strategy_names()));
 
   fuzz::RunInfo info;
   info.scenario = sc->name();
@@ -79,40 +123,51 @@ int run_action(const RunOptions& o) {
   ro.strategy = *strategy;
   ro.executions = number_or_env("--schedules", o.schedules, "KQSIM_SCHEDULES", 1000);
   ro.seed = number_or_env("--seed", o.seed, "KQSIM_SEED", 1);
-  uint64_t workers = number("--workers", o.workers);
+  uint64_t workers = number_or_env("--workers", o.workers, "KQSIM_WORKERS", 1);
   if (workers < 1 || workers > 1024)
     throw UsageError(fmt::format("--workers: {} is not between 1 and 1024", workers));
   ro.workers = static_cast<unsigned>(workers);
   if (ro.executions < 1) throw UsageError("--schedules: must be at least 1");
+  uint64_t depth = number_or_env("--depth", o.depth, "KQSIM_PCT_DEPTH", 3);
+  if (depth < 1 || depth > 64) throw UsageError(fmt::format("--depth: {} is not between 1 and 64", depth));
+  ro.pct_depth = static_cast<unsigned>(depth);
+  uint64_t bound = number_or_env("--preemptions", o.preemptions, "KQSIM_PREEMPTIONS", 2);
+  if (bound > 1000) throw UsageError(fmt::format("--preemptions: {} is more than 1000", bound));
+  ro.preemptions = static_cast<unsigned>(bound);
+  if (!o.depth.empty() && ro.strategy != fuzz::StrategyKind::kPct)
+    throw UsageError("--depth goes with --strategy pct");
+  if (!o.preemptions.empty() && ro.strategy != fuzz::StrategyKind::kExhaustive)
+    throw UsageError("--preemptions goes with --strategy exhaustive");
+  if (!o.shard.empty()) {
+    std::optional<fuzz::Shard> shard = fuzz::parse_shard(o.shard);
+    if (!shard) throw UsageError(fmt::format("--shard: '{}' is not I/N with 0 <= I < N", o.shard));
+    if (ro.strategy == fuzz::StrategyKind::kExhaustive)
+      throw UsageError("--shard: the exhaustive search cannot be sharded (use random or pct)");
+    ro.shard = *shard;
+  }
   if (!o.max_steps.empty()) {
     ro.sched.max_steps = number("--max-steps", o.max_steps);
     if (ro.sched.max_steps < 1) throw UsageError("--max-steps: must be at least 1");
   }
   ro.sched.race_detection = !o.no_race;
+  ro.shrink = !o.no_shrink;
 
   const bool tty = isatty(STDERR_FILENO) != 0;
-  if (tty)
-    ro.progress = [&info](uint64_t done, uint64_t total) {
-      std::fprintf(stderr, "\r%s under %s: %llu/%llu executions", info.scenario.c_str(), info.design.c_str(),
-                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-      std::fflush(stderr);
-    };
+  if (tty) ro.progress = [&info](const fuzz::Progress& p) { print_progress(info, p); };
   fuzz::RunResult r = fuzz::run_scenario(*sc, *design, ro);
   if (tty) std::fprintf(stderr, "\r\033[K");
 
   std::vector<std::string> paths;
-  if (!o.save_path.empty()) paths = fuzz::save_paths(info, r, o.save_path);
+  if (!o.save_path.empty()) {
+    paths = fuzz::save_paths(info, r, o.save_path);
+    fuzz::save_shrunk_paths(info, r, o.save_path);
+  }
 
   const scenarios::DesignExpectation* de = sc->expectation_for(design->name);
   const scenarios::Expected* expected = de != nullptr ? &de->expected : nullptr;
   std::vector<sim::FindingKind> kinds = r.kinds();
 
-  double rate = r.seconds > 0 ? static_cast<double>(r.executions) / r.seconds : 0;
-  std::cout << fmt::format(
-      "{} under {}: {} executions in {:.2f} s ({:.0f}/s), {} strategy, seed {}, {} worker{}{}\n",
-      info.scenario, info.design, r.executions, r.seconds, rate, fuzz::strategy_name(ro.strategy), ro.seed,
-      ro.workers, ro.workers == 1 ? "" : "s",
-      r.workers_serialized ? " (run one after another: the design uses Giant)" : "");
+  std::cout << fuzz::summary_text(info, r, o.reproducible);
   std::string verdict = fuzz::verdict_text(kinds);
   if (expected == nullptr)
     std::cout << fmt::format("verdict: {} (the scenario expects nothing of design {})\n", verdict,
@@ -128,11 +183,7 @@ int run_action(const RunOptions& o) {
     std::cout << fuzz::findings_text(info, r, paths);
   }
 
-  if (!o.json.empty()) {
-    std::ofstream os(o.json);
-    os << fuzz::run_to_json(info, r, expected, paths).dump(2) << "\n";
-    if (!os) throw std::runtime_error(fmt::format("cannot write '{}'", o.json));
-  }
+  if (!o.json.empty()) write_file(o.json, fuzz::run_to_json(info, r, expected, paths, o.reproducible).dump(2) + "\n");
   return r.findings.empty() ? kExitOk : kExitFailure;
 }
 
@@ -145,22 +196,39 @@ void add_run_verb(CLI::App& app, Context& ctx) {
       ->required()
       ->type_name("SCENARIO");
   verb->add_option("--design", o->design, "Locking design (default fine)")->type_name("DESIGN");
-  verb->add_option("--strategy", o->strategy, "Exploration strategy: random (pct, exhaustive: not yet)")
+  verb->add_option("--strategy", o->strategy,
+                   "Exploration strategy: random, pct or exhaustive (default $KQSIM_STRATEGY or random)")
       ->type_name("STRATEGY");
-  verb->add_option("--schedules", o->schedules, "Executions to run (default $KQSIM_SCHEDULES or 1000)")
+  verb->add_option("--schedules", o->schedules,
+                   "Executions to run; for exhaustive, the most to run (default $KQSIM_SCHEDULES or 1000)")
       ->type_name("N");
   verb->add_option("--seed", o->seed, "Exploration seed (default $KQSIM_SEED or 1)")->type_name("SEED");
-  verb->add_option("--workers", o->workers, "OS threads sharing the executions (default 1)")->type_name("W");
+  verb->add_option("--workers", o->workers, "OS threads sharing the executions (default $KQSIM_WORKERS or 1)")
+      ->type_name("W");
+  verb->add_option("--depth", o->depth, "pct: the bug depth d (default $KQSIM_PCT_DEPTH or 3)")->type_name("D");
+  verb->add_option("--preemptions", o->preemptions,
+                   "exhaustive: the preemption bound (default $KQSIM_PREEMPTIONS or 2)")
+      ->type_name("B");
+  verb->add_option("--shard", o->shard, "Run only the executions whose index % N == I (random, pct)")
+      ->type_name("I/N");
+  verb->add_flag("--no-shrink", o->no_shrink, "Do not shrink the findings");
+  verb->add_flag("--reproducible", o->reproducible,
+                 "Leave timings and the worker count out of the report and the JSON (byte-comparable)");
   verb->add_option("--max-steps", o->max_steps, "Scheduling points per execution before a step-bound finding")
       ->type_name("N");
   verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off");
   verb->add_option("--json", o->json, "Also write the result as JSON (format kqsim-run, version 1)")
       ->type_name("FILE");
-  verb->add_option("--save-path", o->save_path, "Write one path file per finding into this directory")
+  verb->add_option("--save-path", o->save_path,
+                   "Write one path file per finding (and per shrunk finding) into this directory")
       ->type_name("DIR");
   verb->footer(
       "Exit status: 0 no finding, 1 at least one finding, 2 usage error.\n"
-      "Each finding comes with the 'kqsim replay' command that reproduces it alone.");
+      "Each finding comes with the 'kqsim replay' command that reproduces it alone, and its shrunk\n"
+      "schedule with a 'kqsim explain --choices' command.\n"
+      "Environment: KQSIM_STRATEGY, KQSIM_SCHEDULES, KQSIM_SEED, KQSIM_WORKERS, KQSIM_PCT_DEPTH,\n"
+      "KQSIM_PREEMPTIONS give the defaults of the options above; the options win.\n"
+      "A progress line (executions, rate, findings) goes to stderr when it is a terminal.");
   ctx.set_action(verb, [o] { return run_action(*o); });
 }
 
