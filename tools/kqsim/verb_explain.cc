@@ -6,8 +6,9 @@
 //
 // Output: a header naming the threads, then one line per traced event:
 //   step  thread  operation  site  detail
-// where operations are instrumented loads and stores (with the list operation
-// they belong to, "TAILQ_INSERT_TAIL(kq_head)"), lock and unlock, block and
+// where operations are instrumented loads and stores (a TAILQ or LIST link
+// named by its field, "store tqe_next", with the list operation it belongs
+// to, "TAILQ_INSERT_TAIL"), lock and unlock, block and
 // wake, spawn, join, exit, and KNOTE notes. Each thread's events are indented
 // by its own column so the CPUs' interleaving shows at a glance; a line of
 // '=' marks each finding, followed by its full report.
