@@ -78,7 +78,7 @@ std::string lock_order_svg(const locks::WitnessGraph& graph, const std::vector<l
   const int nrows = *std::max_element(rows_in_col.begin(), rows_in_col.end());
   auto x_of = [&](uint32_t c) { return kMargin + col[c] * (boxw + kColGap); };
   auto y_of = [&](uint32_t c) { return kMargin + 30 + row[c] * (kBoxH + kRowGap); };
-  const int width = kMargin * 2 + ncols * boxw + (ncols - 1) * kColGap;
+  int width = kMargin * 2 + ncols * boxw + (ncols - 1) * kColGap;
   int height = kMargin * 2 + 60 + nrows * kBoxH + (nrows - 1) * kRowGap + 40;
 
   // Highlights, by class name.
@@ -87,7 +87,8 @@ std::string lock_order_svg(const locks::WitnessGraph& graph, const std::vector<l
   std::set<std::pair<uint32_t, uint32_t>> on_path;
   struct Rev {
     uint32_t first, second;
-    std::string label;
+    std::string label;  // tooltip
+    std::string line1, line2;
   };
   std::vector<Rev> revs;
   for (const locks::Reversal& r : reversals) {
@@ -96,7 +97,9 @@ std::string lock_order_svg(const locks::WitnessGraph& graph, const std::vector<l
     if (a == by_name.end() || b == by_name.end()) continue;
     revs.push_back(Rev{a->second, b->second,
                        fmt::format("reversal: 1st {} @ {}, 2nd {} @ {}", r.first.name, lock_at_str(r.first),
-                                   r.second.name, lock_at_str(r.second))});
+                                   r.second.name, lock_at_str(r.second)),
+                       fmt::format("reversal: 1st {} @ {}", r.first.name, lock_at_str(r.first)),
+                       fmt::format("2nd {} @ {}", r.second.name, lock_at_str(r.second))});
     for (const locks::OrderEdge& e : r.established) {
       auto eb = by_name.find(e.before.name);
       auto ea = by_name.find(e.after.name);
@@ -104,17 +107,20 @@ std::string lock_order_svg(const locks::WitnessGraph& graph, const std::vector<l
     }
   }
 
-  height += 14 * static_cast<int>(revs.size());
+  height += 34 * static_cast<int>(revs.size());
+  for (const Rev& r : revs)
+    width = std::max(width, std::min(x_of(r.first), x_of(r.second)) +
+                                static_cast<int>(std::max(r.line1.size(), r.line2.size() + 10)) * kCharW + kMargin);
   std::string s;
   auto it = std::back_inserter(s);
   fmt::format_to(it,
                  "<svg class=\"lock-graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
                  "viewBox=\"0 0 {} {}\" font-family=\"monospace\" font-size=\"12\">\n",
                  width, height, width, height);
-  s += "<defs><marker id=\"lg-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" "
-       "markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker>"
-       "<marker id=\"lg-arrow-red\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" "
-       "markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#c00\"/></marker>"
+  s += "<defs><marker id=\"lg-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" "
+       "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker>"
+       "<marker id=\"lg-arrow-red\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" "
+       "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#c00\"/></marker>"
        "</defs>\n";
   fmt::format_to(it,
                  "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\" fill=\"#555\">lock order: "
@@ -145,13 +151,15 @@ std::string lock_order_svg(const locks::WitnessGraph& graph, const std::vector<l
   for (const Rev& r : revs) {
     const int x1 = x_of(r.first) + boxw / 2, y1 = y_of(r.first) + kBoxH;
     const int x2 = x_of(r.second) + boxw / 2, y2 = y_of(r.second) + kBoxH;
-    const int low = std::max(y1, y2) + 30 + 14 * arch++;
+    const int low = std::max(y1, y2) + 30 + 34 * arch++;
+    const int tx = std::min(x1, x2) - boxw / 2;
     fmt::format_to(it,
                    "<g class=\"reversal-edge\"><title>{}</title><path d=\"M{},{} C{},{} {},{} {},{}\" fill=\"none\" "
                    "stroke=\"#c00\" stroke-width=\"2\" stroke-dasharray=\"6,4\" marker-end=\"url(#lg-arrow-red)\"/>"
-                   "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#c00\">{}</text></g>\n",
-                   xml_escape(r.label), x1, y1, x1, low, x2, low, x2, y2, (x1 + x2) / 2, low + 4,
-                   xml_escape(r.label));
+                   "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#c00\">{}</text>"
+                   "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#c00\">{}</text></g>\n",
+                   xml_escape(r.label), x1, y1, x1, low, x2, low, x2, y2, tx, low + 4, xml_escape(r.line1),
+                   tx + 10 * kCharW, low + 18, xml_escape(r.line2));
   }
   for (uint32_t i = 0; i < n; ++i) {
     const int x = x_of(i), y = y_of(i);
