@@ -153,7 +153,7 @@ constexpr const char* kScript = R"JS(
                        id: 'marker-' + (n + 1)}, svg);
       el('line', {x1: fx, x2: fx, y1: 0, y2: totalH, stroke: '#c00', 'stroke-width': 2}, g);
       var t = el('text', {x: fx - 4, y: 12 + 12 * n, fill: '#c00', 'font-size': 12, 'font-weight': 'bold',
-                          'text-anchor': 'end'}, g);
+                          'text-anchor': 'end', stroke: '#fff', 'stroke-width': 4, 'paint-order': 'stroke'}, g);
       t.textContent = 'FINDING ' + f.kind + ' at step ' + f.step;
       title(g, f.headline);
     });
