@@ -50,4 +50,24 @@ void write_report_files(const ReportFiles& files, const ReplayRun& run, const st
     write_file_atomically(files.html, html_report(model, replay_cmd, lock_order_svg(g, rebuilt.reversals)));
 }
 
+bool report_run_finding(const ReportFiles& files, const RunInfo& info, const RunResult& result, size_t index) {
+  if (index >= result.findings.size())
+    throw std::out_of_range(fmt::format("no finding {} (the run has {})", index + 1, result.findings.size()));
+  const FoundFinding& f = result.findings[index];
+  const ReplayMode mode = index < result.replay.size() ? result.replay[index] : ReplayMode::kUnchecked;
+  ReplaySpec spec;
+  spec.scenario = info.scenario;
+  spec.design = info.design;
+  spec.seed = f.execution_seed;
+  spec.sched = info.opts.sched;
+  spec.sched.trace = true;
+  spec.sched.stop_on_finding = true;
+  spec.witness = mode != ReplayMode::kNoWitness;
+  const ReplayRun run = replay(spec);
+  write_report_files(files, run, replay_command(info, f.execution_seed, mode));
+  for (const sim::Finding& g : run.result.execution.findings)
+    if (g.kind == f.finding.kind) return true;
+  return false;
+}
+
 }  // namespace kqsim::fuzz

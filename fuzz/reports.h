@@ -18,11 +18,15 @@
 // Throws std::runtime_error("cannot write FILE: reason") on I/O errors; files
 // written before the failing one stay.
 //
-// What `kqsim run ... --html F --dot F --chrome-trace F` should call: for the
-// finding to report (say the first), replay its execution seed with
-// fuzz::replay (ReplaySpec{scenario, design, seed = execution seed, sched with
-// trace on, witness per ReplayMode}), then write_report_files with
-// fuzz::replay_command(...) as replay_cmd.
+// report_run_finding(files, info, result, i) is what `kqsim run ... --html F
+// --dot F --chrome-trace F` calls: it replays finding i of the run alone, with
+// tracing (its execution seed; --no-witness when its ReplayMode is
+// kNoWitness; the run's race detection and step bound), and writes the files
+// of that execution with replay_command(...) as the replay command. Returns
+// whether the replayed execution made a finding of the same kind (false for a
+// kNotAlone finding that did not reproduce alone: the files then show that
+// execution as it ran alone). Throws std::out_of_range for a bad index and
+// std::runtime_error on I/O errors.
 //
 // No locks: callers serialise writes to one file name.
 #pragma once
@@ -41,6 +45,8 @@ struct ReportFiles {
 
 void write_report_files(const ReportFiles& files, const ReplayRun& run, const std::string& replay_cmd,
                         const locks::WitnessGraph* graph = nullptr);
+
+bool report_run_finding(const ReportFiles& files, const RunInfo& info, const RunResult& result, size_t index);
 
 // Writes `content` to `path` through a temporary file and rename().
 void write_file_atomically(const std::string& path, const std::string& content);

@@ -276,6 +276,29 @@ TEST(Reports, WritesFilesAtomicallyAndReportsErrors) {
   }
 }
 
+// What `kqsim run --html` will call: the files of a run's finding.
+TEST(Reports, ReportRunFindingWritesTheFilesOfThatExecution) {
+  const scenarios::Scenario* sc = scenarios::find_scenario("feldman-lor");
+  const kern::kq_design* d = kern::find_design("global");
+  ASSERT_TRUE(sc != nullptr && d != nullptr);
+  fuzz::RunInfo info{"feldman-lor", "global", {}};
+  info.opts.executions = 50;
+  const fuzz::RunResult r = fuzz::run_scenario(*sc, *d, info.opts);
+  ASSERT_FALSE(r.findings.empty());
+  const std::string dir = testing::build_dir() + "/reports-test";
+  std::filesystem::create_directories(dir);
+  const fuzz::ReportFiles files{dir + "/run.html", dir + "/run.dot", dir + "/run.json"};
+  EXPECT_TRUE(fuzz::report_run_finding(files, info, r, 0));
+  const std::string html = slurp(files.html);
+  EXPECT_THAT(html, HasSubstr(fuzz::replay_command(info, r.findings[0].execution_seed, r.replay[0])));
+  EXPECT_THAT(html, HasSubstr(std::string(sim::kind_name(r.findings[0].finding.kind))));
+  EXPECT_THAT(slurp(files.dot), HasSubstr("digraph witness"));
+  nlohmann::json trace;
+  EXPECT_NO_THROW(trace = nlohmann::json::parse(slurp(files.chrome_trace)));
+  EXPECT_TRUE(trace.contains("traceEvents"));
+  EXPECT_THROW(fuzz::report_run_finding(files, info, r, r.findings.size()), std::out_of_range);
+}
+
 // The acceptance test of the HTML report: headless Chromium loads the
 // kern-57945 page without errors, and the DOM after the script ran has one
 // lane per simulated CPU and the finding's marker. A screenshot is saved.
