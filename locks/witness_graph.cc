@@ -7,6 +7,7 @@
 #include <iterator>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -818,12 +819,12 @@ std::string WitnessGraph::to_dot(const std::vector<Reversal>* highlight) const {
   };
 
   std::unordered_set<uint64_t> on_path;  // established edges to draw red
-  std::vector<std::pair<ClassId, ClassId>> reversing;
+  std::vector<std::tuple<ClassId, ClassId, const Reversal*>> reversing;
   if (highlight != nullptr) {
     for (const Reversal& r : *highlight) {
       auto b = id_of(r.first.name);
       auto a = id_of(r.second.name);
-      if (b && a) reversing.emplace_back(*b, *a);
+      if (b && a) reversing.emplace_back(*b, *a, &r);
       for (const OrderEdge& e : r.established) {
         auto eb = id_of(e.before.name);
         auto ea = id_of(e.after.name);
@@ -850,11 +851,19 @@ std::string WitnessGraph::to_dot(const std::vector<Reversal>* highlight) const {
                        ? ", color=red, fontcolor=red, penwidth=2"
                        : "");
   }
-  for (const auto& [b, a] : reversing) {
+  for (const auto& [b, a, r] : reversing) {
+    // Labelled with the two acquisitions when the report has their sites.
+    const std::string label =
+        r->first.file.empty() && r->second.file.empty()
+            ? std::string("reversal")
+            : fmt::format("reversal\n1st {} @ {}:{}\n2nd {} @ {}:{}", r->first.name,
+                          file_or_unknown(r->first.file), r->first.line,
+                          r->second.name, file_or_unknown(r->second.file),
+                          r->second.line);
     fmt::format_to(it,
-                   "  n{} -> n{} [label=\"reversal\", color=red, "
+                   "  n{} -> n{} [label={}, color=red, "
                    "fontcolor=red, style=dashed, constraint=false];\n",
-                   b, a);
+                   b, a, dot_quote(label));
   }
   out += "}\n";
   return out;

@@ -327,8 +327,9 @@ class WitnessGraph {
   // Graphviz DOT: one node per class, one edge per element of E labelled
   // with its first-seen sites. For each reversal in `highlight` (matched to
   // this graph's classes by name), the reversing edge first -> second is
-  // drawn red and dashed with label "reversal", and the edges of its
-  // established path are drawn red.
+  // drawn red and dashed with label "reversal" followed, when the reversal
+  // has sites, by "\n1st NAME @ file:line\n2nd NAME @ file:line", and the
+  // edges of its established path are drawn red.
   std::string to_dot(const std::vector<Reversal>* highlight = nullptr) const;
 
   // --- For tests -------------------------------------------------------

@@ -50,6 +50,18 @@ class Cell {
       s->on_write(sh_, loc);
     v_ = v;
   }
+  // The same, recorded in the trace as `op` (a static string naming the
+  // field, e.g. "store tqe_next") instead of "load"/"store".
+  T load(SrcLoc loc, const char* op) const {
+    if (Scheduler* s = Scheduler::current()) [[likely]]
+      s->on_read(sh_, loc, op);
+    return v_;
+  }
+  void store(T v, SrcLoc loc, const char* op) {
+    if (Scheduler* s = Scheduler::current()) [[likely]]
+      s->on_write(sh_, loc, op);
+    v_ = v;
+  }
   T raw() const { return v_; }
   void raw_set(T v) { v_ = v; }
 

@@ -33,7 +33,10 @@
 // list operation, not this header. For its duration each operation sets the
 // calling thread's scheduler label to its BSD name ("TAILQ_INSERT_TAIL"), so a
 // race report reads "... during TAILQ_INSERT_TAIL", and restores the previous
-// label on exit (also when the execution is unwound).
+// label on exit (also when the execution is unwound). TAILQ and LIST link
+// accesses are traced under the queue(3) field they touch ("store tqe_next",
+// "load tqh_last", "store le_prev"; "store next" in operations that do not
+// know the head), so a trace shows which pointer each CPU wrote.
 //
 // Representation. TAILQ and LIST are circular doubly linked lists with the head
 // as sentinel node (Boost.Intrusive circular_list_algorithms): head.next is the
@@ -115,17 +118,39 @@ class OpLabel {
 // entry plus the source location of the list operation. NodeTraits are static
 // functions without context, so the call site rides along with the pointer and
 // every get_/set_ hands it to the Cell access. Compared by pointer only.
+// `head` (optional) is the list's head sentinel, so that traces can name the
+// link written: the head's first/last or an element's next/prev.
 template <class E>
 struct Ref {
   E* p = nullptr;
   SrcLoc loc;
+  const E* head = nullptr;
 
   Ref() = default;
-  Ref(E* ptr, SrcLoc l) : p(ptr), loc(l) {}
+  Ref(E* ptr, SrcLoc l, const E* h = nullptr) : p(ptr), loc(l), head(h) {}
   explicit operator bool() const { return p != nullptr; }
   bool operator!() const { return p == nullptr; }
   friend bool operator==(const Ref& a, const Ref& b) { return a.p == b.p; }
 };
+
+// The trace name of an access to a link of `n`: "store tqe_next", "load
+// tqh_last", ... (TAILQ: tqh_first/tqh_last of the head, tqe_next/tqe_prev of
+// an element; LIST: lh_first, lh_last for our sentinel's prev, le_next,
+// le_prev), or "store next" when the head is not known (static operations).
+template <class E>
+const char* link_op(const E* n, const E* head, bool store, bool next) {
+  static constexpr const char* kNames[2][3][2][2] = {
+      // [TAILQ?][element, head, unknown][store?][next?]
+      {{{"load le_prev", "load le_next"}, {"store le_prev", "store le_next"}},
+       {{"load lh_last", "load lh_first"}, {"store lh_last", "store lh_first"}},
+       {{"load prev", "load next"}, {"store prev", "store next"}}},
+      {{{"load tqe_prev", "load tqe_next"}, {"store tqe_prev", "store tqe_next"}},
+       {{"load tqh_last", "load tqh_first"}, {"store tqh_last", "store tqh_first"}},
+       {{"load prev", "load next"}, {"store prev", "store next"}}},
+  };
+  const int which = head == nullptr ? 2 : n == head ? 1 : 0;
+  return kNames[std::is_same_v<E, TailqEntry> ? 1 : 0][which][store ? 1 : 0][next ? 1 : 0];
+}
 
 // NodeTraits for TailqEntry/ListEntry (circular_list_algorithms). A NULL node
 // is never dereferenced: following it is reported as corruption (the kernel
@@ -138,19 +163,19 @@ struct DoubleTraits {
 
   static node_ptr get_next(const node_ptr& n) {
     if (!n.p) [[unlikely]] return null_ref(n.loc);
-    return node_ptr(n.p->next.load(n.loc), n.loc);
+    return node_ptr(n.p->next.load(n.loc, link_op(n.p, n.head, false, true)), n.loc, n.head);
   }
   static void set_next(const node_ptr& n, const node_ptr& v) {
     if (!n.p) [[unlikely]] return null_link(n.loc);
-    n.p->next.store(v.p, n.loc);
+    n.p->next.store(v.p, n.loc, link_op(n.p, n.head, true, true));
   }
   static node_ptr get_previous(const node_ptr& n) {
     if (!n.p) [[unlikely]] return null_ref(n.loc);
-    return node_ptr(n.p->prev.load(n.loc), n.loc);
+    return node_ptr(n.p->prev.load(n.loc, link_op(n.p, n.head, false, false)), n.loc, n.head);
   }
   static void set_previous(const node_ptr& n, const node_ptr& v) {
     if (!n.p) [[unlikely]] return null_link(n.loc);
-    n.p->prev.store(v.p, n.loc);
+    n.p->prev.store(v.p, n.loc, link_op(n.p, n.head, true, false));
   }
 
  private:
@@ -228,8 +253,9 @@ class DoubleHead {
 
  protected:
   using R = Ref<E>;
-  R href(SrcLoc loc) { return R(&head_, loc); }
+  R href(SrcLoc loc) { return R(&head_, loc, &head_); }
   static R ref(T* elm, SrcLoc loc) { return R(node_of(elm), loc); }
+  R mref(T* elm, SrcLoc loc) { return R(node_of(elm), loc, &head_); }  // knows the head
   // An element, or nullptr for the head (end of list) and for a NULL link.
   T* value_or_null(E* n) const { return (n == &head_ || n == nullptr) ? nullptr : elem_of(n); }
 
@@ -239,11 +265,11 @@ class DoubleHead {
   }
   E* load_next(const E* n, const char* label, SrcLoc loc) const {
     OpLabel l(label);
-    return n->next.load(loc);
+    return n->next.load(loc, link_op(n, &head_, false, true));
   }
   E* load_prev(const E* n, const char* label, SrcLoc loc) const {
     OpLabel l(label);
-    return n->prev.load(loc);
+    return n->prev.load(loc, link_op(n, &head_, false, false));
   }
   // Walks from the head along next (or prev), reading the following link
   // before calling the body. A NULL link is corruption in a circular list.
@@ -300,15 +326,15 @@ class TailqHead : public list_detail::DoubleHead<T, TailqEntry, F> {
   }
   void insert_head(T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("TAILQ_INSERT_HEAD");
-    algorithms::link_after(href(loc), ref(elm, loc));
+    algorithms::link_after(href(loc), this->mref(elm, loc));
   }
   void insert_tail(T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("TAILQ_INSERT_TAIL");
-    algorithms::link_before(href(loc), ref(elm, loc));
+    algorithms::link_before(href(loc), this->mref(elm, loc));
   }
   void insert_after(T* listelm, T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("TAILQ_INSERT_AFTER");
-    algorithms::link_after(ref(listelm, loc), ref(elm, loc));
+    algorithms::link_after(this->mref(listelm, loc), this->mref(elm, loc));
   }
   // TAILQ_INSERT_BEFORE(listelm, elm, field): no head, as in FreeBSD.
   static void insert_before(T* listelm, T* elm, SrcLoc loc = SrcLoc::current()) {
@@ -317,7 +343,7 @@ class TailqHead : public list_detail::DoubleHead<T, TailqEntry, F> {
   }
   void remove(T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("TAILQ_REMOVE");
-    algorithms::unlink(ref(elm, loc));
+    algorithms::unlink(this->mref(elm, loc));
   }
   // TAILQ_CONCAT(this, other): appends other's elements, leaves other empty.
   void concat(TailqHead& other, SrcLoc loc = SrcLoc::current()) {
@@ -366,7 +392,7 @@ class ListHead : public list_detail::DoubleHead<T, ListEntry, F> {
   }
   void insert_head(T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("LIST_INSERT_HEAD");
-    algorithms::link_after(href(loc), ref(elm, loc));
+    algorithms::link_after(href(loc), this->mref(elm, loc));
   }
   static void insert_after(T* listelm, T* elm, SrcLoc loc = SrcLoc::current()) {
     OpLabel l("LIST_INSERT_AFTER");

@@ -681,7 +681,9 @@ TEST(WitnessGraph, DotShowsNodesEdgesAndReversal) {
 
   const std::vector<Reversal> highlight = {*r.reversal};
   const std::string dot = g.to_dot(&highlight);
-  EXPECT_THAT(dot, HasSubstr("n1 -> n0 [label=\"reversal\", color=red, "
+  EXPECT_THAT(dot, HasSubstr("n1 -> n0 [label=\"reversal\\n1st kqueue @ "
+                             "knote/kern_event.cc:120\\n2nd filedesc @ "
+                             "model/kern/filedesc.cc:44\", color=red, "
                              "fontcolor=red, style=dashed"));
   EXPECT_THAT(dot, HasSubstr("knote/kern_event.cc:300\", color=red"));
   EXPECT_THAT(dot, HasSubstr("n2 -> n1 [label=\"?:0\\n?:0\"];"));

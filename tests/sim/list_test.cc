@@ -481,9 +481,9 @@ std::vector<Cost> measure_costs() {
     } else if (op == "measured") {
       in = false;
       ++i;
-    } else if (in && (op == "load" || op == "store")) {
+    } else if (in && (op.starts_with("load") || op.starts_with("store"))) {
       Cost& c = out.at(i);
-      (op == "load" ? c.reads : c.writes)++;
+      (op.starts_with("load") ? c.reads : c.writes)++;
       EXPECT_EQ(ev.detail, c.op) << "access during " << c.op << " carries label " << ev.detail;
       EXPECT_NE(std::string(ev.loc.file).find("tests/sim/list_test.cc"), std::string::npos)
           << c.op << ": access attributed to " << ev.loc.str();

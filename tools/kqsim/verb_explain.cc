@@ -2,14 +2,21 @@
 //
 //   kqsim explain SCENARIO [--design D] (--seed EXECUTION_SEED | --path FILE)
 //                 [--no-race] [--max-steps N] [--tail N]
+//                 [--html FILE] [--dot FILE] [--chrome-trace FILE]
 //
 // Output: a header naming the threads, then one line per traced event:
 //   step  thread  operation  site  detail
-// where operations are instrumented loads and stores (with the list operation
-// they belong to, "TAILQ_INSERT_TAIL(kq_head)"), lock and unlock, block and
+// where operations are instrumented loads and stores (a TAILQ or LIST link
+// named by its field, "store tqe_next", with the list operation it belongs
+// to, "TAILQ_INSERT_TAIL"), lock and unlock, block and
 // wake, spawn, join, exit, and KNOTE notes. Each thread's events are indented
 // by its own column so the CPUs' interleaving shows at a glance; a line of
 // '=' marks each finding, followed by its full report.
+//
+// Report files (fuzz/reports.h): --html writes a self-contained HTML report
+// of the execution, --dot the lock-order graph it establishes (Graphviz), and
+// --chrome-trace its timeline as Chrome trace-event JSON (Perfetto); each is
+// announced on stdout after the trace. See docs/reports.md.
 //
 // Exit status as replay: 1 when the execution made a finding, 0 when not, 2 on
 // a usage error.
@@ -25,6 +32,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/reports.h"
 #include "fuzz/run.h"
 #include "tools/kqsim/replay_options.h"
 #include "tools/kqsim/verb.h"
@@ -32,9 +40,55 @@
 namespace kqsim::cli {
 namespace {
 
+// ---- report files (--html, --dot, --chrome-trace) ----
+
+struct ReportOptions {
+  fuzz::ReportFiles files;
+};
+
+void add_report_options(CLI::App* verb, ReportOptions& o) {
+  verb->add_option("--html", o.files.html, "Write a self-contained HTML report of the execution")->type_name("FILE");
+  verb->add_option("--dot", o.files.dot, "Write the lock-order graph as Graphviz DOT (reversing edges in red)")
+      ->type_name("FILE");
+  verb->add_option("--chrome-trace", o.files.chrome_trace,
+                   "Write the timeline as Chrome trace-event JSON (open in ui.perfetto.dev)")
+      ->type_name("FILE");
+}
+
+// The command that replays what explain ran: "kqsim replay S --design D
+// --seed N" (or --path F) with the options that change the execution.
+std::string replay_command_of(const ReplayOptions& o, const fuzz::ReplayRun& run) {
+  std::string cmd = fmt::format("kqsim replay {} --design {}", run.scenario->name(), run.design->name);
+  if (!o.path.empty()) cmd += " --path " + o.path;
+  else cmd += " --seed " + o.seed;
+  if (o.no_race) cmd += " --no-race";
+  if (o.no_witness) cmd += " --no-witness";
+  if (!o.max_steps.empty()) cmd += " --max-steps " + o.max_steps;
+  return cmd;
+}
+
+// Writes the requested files; "report: html FILE" per file on stdout.
+void write_reports(const ReportOptions& r, const ReplayOptions& o, const fuzz::ReplayRun& run) {
+  if (r.files.empty()) return;
+  try {
+    fuzz::write_report_files(r.files, run, replay_command_of(o, run));
+  } catch (const std::runtime_error& e) {
+    throw UsageError(e.what());
+  }
+  auto say = [](const char* what, const std::string& f) {
+    if (!f.empty()) std::cout << fmt::format("report: {} {}\n", what, f);
+  };
+  say("html", r.files.html);
+  say("dot", r.files.dot);
+  say("chrome-trace", r.files.chrome_trace);
+}
+
+// ---- end of report files ----
+
 struct ExplainOptions : ReplayOptions {
   bool no_source = false;
   std::string tail;
+  ReportOptions report;
 };
 
 // Source lines for sites ("knote/kern_event.cc:131"), when the source tree is
@@ -162,9 +216,11 @@ int explain_action(const ExplainOptions& o) {
   }
   if (e.findings.empty()) {
     std::cout << "\nno findings\n";
+    write_reports(o.report, o, run);
     return kExitOk;
   }
   std::cout << "\n" << fuzz::execution_findings_text(run.result);
+  write_reports(o.report, o, run);
   return kExitFailure;
 }
 
@@ -176,6 +232,7 @@ void add_explain_verb(CLI::App& app, Context& ctx) {
   add_replay_options(verb, *o);
   verb->add_option("--tail", o->tail, "Print only the last N events (default: all)")->type_name("N");
   verb->add_flag("--no-source", o->no_source, "Do not show the source line of each site");
+  add_report_options(verb, o->report);
   verb->footer("Exit status: 0 no finding, 1 a finding, 2 usage error.");
   ctx.set_action(verb, [o] { return explain_action(*o); });
 }
