@@ -5,10 +5,16 @@
 // included); here: its cost curve, and the same events under concurrency.
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "knote/design.h"
 #include "model/kern/bsd_errno.h"
 #include "scenarios/delivery_curve.h"
 #include "tests/kern/kern_test_util.h"
+#include "tools/kqsim/svg_plot.h"
 
 namespace kqsim::kern {
 namespace {
@@ -168,6 +174,85 @@ TEST(DeliveryDesign, PollWriterAndWatcherAreCleanUnderRandomSchedules) {
     EXPECT_EQ(seen, 3);
   });
   EXPECT_EQ(f, "");
+}
+
+
+// ---- the SVG writer ----
+
+// Checks that `doc` is XML-ish: every element closed in order. Returns "" or
+// the first problem.
+std::string balanced(const std::string& doc) {
+  std::vector<std::string> open;
+  for (size_t i = doc.find('<'); i != std::string::npos; i = doc.find('<', i + 1)) {
+    const size_t end = doc.find('>', i);
+    if (end == std::string::npos) return "unterminated tag at " + std::to_string(i);
+    const std::string tag = doc.substr(i + 1, end - i - 1);
+    if (tag.empty()) return "empty tag";
+    if (tag[0] == '?' || tag[0] == '!') continue;
+    if (tag.find('<') != std::string::npos) return "'<' inside a tag: " + tag;
+    if (tag[0] == '/') {
+      const std::string name = tag.substr(1);
+      if (open.empty() || open.back() != name) return "unexpected </" + name + ">";
+      open.pop_back();
+    } else if (tag.back() != '/') {
+      open.push_back(tag.substr(0, tag.find_first_of(" \n")));
+    }
+  }
+  return open.empty() ? "" : "unclosed <" + open.back() + ">";
+}
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
+  return n;
+}
+
+TEST(SvgPlot, BalancedWithOnePolylinePerSeriesAndEscapedText) {
+  using cli::SvgPanel;
+  using cli::SvgSeries;
+  SvgPanel a{"steps <per> call", "N", "points", true, true,
+             {SvgSeries{"fine & co", {{100, 160}, {1000, 170}, {10000, 168}}, "#1f77b4", false},
+              SvgSeries{"poll", {{100, 3000}, {1000, 30000}, {10000, 300000}}, "#d62728", true}}};
+  SvgPanel b{"linear", "N", "ns", false, false,
+             {SvgSeries{"one", {{0, 1}, {5, 7}}, "#000000", false}, SvgSeries{"two", {{1, 2}, {2, 3}}, "#00ff00", false},
+              SvgSeries{"three", {{1, 9}}, "#0000ff", false}}};
+  const std::string svg = cli::svg_plot("title", {a, b});
+  EXPECT_EQ(balanced(svg), "");
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
+  EXPECT_EQ(count(svg, "<polyline"), 5u);
+  EXPECT_EQ(count(svg, "<circle"), 3u + 3u + 2u + 2u + 1u);
+  EXPECT_NE(svg.find("fine &amp; co"), std::string::npos);
+  EXPECT_NE(svg.find("steps &lt;per&gt; call"), std::string::npos);
+  EXPECT_EQ(svg.find("fine & co"), std::string::npos);
+  // Every polyline has its points inside the document's width and height.
+  std::regex pts("points=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), pts); it != std::sregex_iterator(); ++it) {
+    std::string p = (*it)[1];
+    for (char& c : p)
+      if (c == ',') c = ' ';
+    std::istringstream in(p);
+    double x, y;
+    while (in >> x >> y) {
+      EXPECT_GE(x, 0);
+      EXPECT_LE(x, 1040);
+      EXPECT_GE(y, 0);
+      EXPECT_LE(y, 440);
+    }
+  }
+  EXPECT_EQ(svg, cli::svg_plot("title", {a, b}));  // deterministic
+}
+
+TEST(SvgPlot, NonPositiveValuesOnALogAxisAreGapsNotCrashes) {
+  cli::SvgPanel p{"t", "x", "y", true, true,
+                  {cli::SvgSeries{"missing", {{100, -1}, {0, 5}}, "#000000", false},
+                   cli::SvgSeries{"half", {{100, 10}, {1000, 0}}, "#ff0000", false}}};
+  const std::string svg = cli::svg_plot("t", {p});
+  EXPECT_EQ(balanced(svg), "");
+  EXPECT_EQ(count(svg, "<polyline"), 1u);  // "missing" has no plottable point
+  EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(svg.find("inf"), std::string::npos);
+  EXPECT_EQ(balanced(cli::svg_plot("empty", {})), "");
 }
 
 }  // namespace
