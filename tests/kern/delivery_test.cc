@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/run.h"
 #include "knote/design.h"
 #include "model/kern/bsd_errno.h"
 #include "scenarios/delivery_curve.h"
+#include "scenarios/scenario.h"
 #include "tests/kern/kern_test_util.h"
 #include "tools/kqsim/svg_plot.h"
 
@@ -176,6 +178,24 @@ TEST(DeliveryDesign, PollWriterAndWatcherAreCleanUnderRandomSchedules) {
   EXPECT_EQ(f, "");
 }
 
+
+// Every scenario that FreeBSD's design passes, poll passes too: the scenarios'
+// oracles check for lost, duplicated and stale events under random schedules.
+TEST(DeliveryDesign, EveryScenarioCleanUnderFineIsCleanUnderPoll) {
+  const kq_design* poll = find_design("poll");
+  ASSERT_NE(poll, nullptr);
+  int ran = 0;
+  for (const scenarios::Scenario* sc : scenarios::all_scenarios()) {
+    const scenarios::DesignExpectation* e = sc->expectation_for("fine");
+    if (e == nullptr || !e->expected.is_clean()) continue;
+    fuzz::RunOptions o;
+    o.executions = 300;
+    fuzz::RunResult r = fuzz::run_scenario(*sc, *poll, o);
+    EXPECT_TRUE(r.findings.empty()) << fuzz::findings_text({sc->name(), "poll", o}, r);
+    ++ran;
+  }
+  EXPECT_GE(ran, 3);
+}
 
 // ---- the SVG writer ----
 
