@@ -11,7 +11,7 @@
 // Rules per entry point: as "fine" (KNOTE(), kqueue_register, knote_fdclose,
 // kqueue_drain, the kqueue task), except
 //   kqueue_scan: no marker; the scan walks kq_knlist[] then kq_knhash[] with
-//     the kq lock held, and for each attached, enabled knote that is not
+//     the kq lock held (from kq_pollnext, where the last full call stopped), and for each attached, enabled knote that is not
 //     EV_ONESHOT marks it KN_SCAN and in flux, drops the kq lock, takes the
 //     knote's knlist lock (and kq_global for a kqueue knote), calls
 //     f_event(kn, 0), and retakes the kq lock before releasing the knlist lock.

@@ -1,7 +1,8 @@
 // kqueue_scan_poll.cc - the poll-style scan (see kqueue_scan_poll.h).
 //
 // The walk: descriptor buckets kq_knlist[0..kq_knlistsize), then the hash
-// buckets kq_knhash[0..kq_knhashmask]. The kq lock is dropped around every
+// buckets kq_knhash[0..kq_knhashmask], starting where the previous call's
+// walk stopped when that one filled its buffer (kq_pollnext). The kq lock is dropped around every
 // filter call, so a bucket may change meanwhile (knotes added at its head,
 // dropped, kq_knlist reallocated by kqueue_expand): after each drop the walk
 // starts the bucket again from its head, skipping the knotes it has already
@@ -46,15 +47,33 @@ class PollScan {
       : kq_(kq), td_(td), drop_(drop), kevp_(kevp), count_(count) {}
 
   // One pass over every registered knote; kq lock held on entry and exit.
-  // Returns how many events it copied out.
+  // Buckets are numbered kq_knlist[0..nfd) then kq_knhash[0..nhash), as they
+  // are when the pass starts (buckets added meanwhile wait for the next
+  // pass); the pass starts at kq_pollnext and wraps around once. When the
+  // caller's buffer fills up, kq_pollnext becomes the bucket after the last
+  // one visited, so that ready knotes further on are not starved by ones
+  // that stay ready (FreeBSD gets the same fairness by requeueing a
+  // level-triggered knote at the tail of kq_head); after a whole cycle it is
+  // 0 again. Returns how many events it copied out.
   int pass() {
-    const int start = count_;
-    for (int fd = 0; count_ > 0 && fd < kq_->kq_knlistsize.load(); ++fd) walk_bucket([this, fd] {
-        return &kq_->kq_knlist[fd];
-      });
-    for (unsigned long h = 0; count_ > 0 && kq_->kq_knhashmask.load() != 0 && h <= kq_->kq_knhashmask.load(); ++h)
-      walk_bucket([this, h] { return &kq_->kq_knhash[h]; });
-    return start - count_;
+    const int start_count = count_;
+    const int nfd = kq_->kq_knlistsize.load();
+    const unsigned long mask = kq_->kq_knhashmask.load();
+    const int total = nfd + (mask != 0 ? static_cast<int>(mask) + 1 : 0);
+    int first = kq_->kq_pollnext.load();
+    if (first < 0 || first >= total) first = 0;
+    int next = 0;
+    for (int i = 0; i < total; ++i) {
+      if (count_ == 0) {
+        next = (first + i) % total;
+        break;
+      }
+      const int b = (first + i) % total;
+      if (b < nfd) walk_bucket([this, b] { return &kq_->kq_knlist[b]; });
+      else walk_bucket([this, b, nfd] { return &kq_->kq_knhash[b - nfd]; });
+    }
+    kq_->kq_pollnext.store(next);
+    return start_count - count_;
   }
 
   // Leaving: wake threads that waited for a knote this pass had in flux.

@@ -14,7 +14,9 @@
 // events, same errno values), with these differences, all of them about cost
 // or order, none about which events are delivered:
 //   - Events come back in descriptor order (kq_knlist[0..kq_knlistsize), then
-//     the kq_knhash buckets), not in activation order.
+//     the kq_knhash buckets), not in activation order; a call whose buffer
+//     filled up makes the next call start after where it stopped
+//     (kq_pollnext), so a knote that stays ready cannot starve later ones.
 //   - Every attached, enabled knote that is not EV_ONESHOT is visited and its
 //     f_event(kn, 0) called, as the fine scan calls it: the knote in flux
 //     with KN_SCAN, the kq lock dropped, its knlist lock (and kq_global for a

@@ -140,6 +140,35 @@ TEST(DeliveryDesign, PollReturnsLevelEventsAgainUntilConsumed) {
   EXPECT_EQ(f, "");
 }
 
+// A full buffer does not starve the knotes after it: with three pipes that
+// stay readable and room for two events, the second call returns the third
+// pipe (FreeBSD requeues delivered level knotes at the tail of kq_head; poll
+// starts its next walk after where it stopped).
+TEST(DeliveryDesign, AFullBufferDoesNotStarveLaterKnotesUnderAnyDesign) {
+  for (const char* design : testing::kAllDesigns) {
+    std::string f = run_semantics(design, [](World&) {
+      int kq = sys_kqueue();
+      int p[3][2];
+      for (auto& pp : p) {
+        ASSERT_EQ(sys_pipe(pp), 0);
+        struct kevent ch = make_kev(pp[0], EVFILT_READ, EV_ADD);
+        ASSERT_EQ(sys_kevent(kq, &ch, 1, nullptr, 0, nullptr), 0);
+        ASSERT_EQ(sys_write(pp[1], "x", 1), 1);
+      }
+      struct kevent ev[2];
+      ASSERT_EQ(sys_kevent(kq, nullptr, 0, ev, 2, &testing::kZeroTs), 2);
+      bool third = false;
+      for (const auto& e : ev) third |= e.ident == static_cast<uintptr_t>(p[2][0]);
+      if (!third) {
+        ASSERT_EQ(sys_kevent(kq, nullptr, 0, ev, 2, &testing::kZeroTs), 2);
+        for (const auto& e : ev) third |= e.ident == static_cast<uintptr_t>(p[2][0]);
+      }
+      EXPECT_TRUE(third);
+    });
+    EXPECT_EQ(f, "") << design;
+  }
+}
+
 // The poll scan under concurrency: a writer and a watcher, random schedules;
 // the watcher must see every write and the checkers nothing.
 TEST(DeliveryDesign, PollWriterAndWatcherAreCleanUnderRandomSchedules) {
