@@ -2,11 +2,11 @@
 //
 // The walk: descriptor buckets kq_knlist[0..kq_knlistsize), then the hash
 // buckets kq_knhash[0..kq_knhashmask], starting where the previous call's
-// walk stopped when that one filled its buffer (kq_pollnext). The kq lock is dropped around every
-// filter call, so a bucket may change meanwhile (knotes added at its head,
-// dropped, kq_knlist reallocated by kqueue_expand): after each drop the walk
-// starts the bucket again from its head, skipping the knotes it has already
-// visited in this pass. A knote in flux is waited for (KQ_FLUX_SLEEP), as
+// walk stopped when that one filled its buffer (kq_pollnext). The kq lock is
+// dropped around every filter call, so a bucket may change meanwhile (knotes
+// added at its head, dropped, kq_knlist reallocated by kqueue_expand): after
+// each drop the walk starts the bucket again from its head, skipping the
+// knotes it has already visited in this pass. A knote in flux is waited for (KQ_FLUX_SLEEP), as
 // kqueue_scan waits for one at the head of kq_head.
 //
 // Per knote (kq lock held, knote not in flux), in kqueue_scan's words:
