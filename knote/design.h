@@ -13,7 +13,10 @@
 //     wakeup recurses directly into KNOTE() or is deferred to a task,
 //   - whether kqueue() takes the kq lock before the filedesc lock (the order
 //     Brian Feldman's patch had),
-//   - whether NOTE_TRACK is supported.
+//   - whether NOTE_TRACK is supported,
+//   - whether kevent() finds events on the pending queue (FreeBSD) or by
+//     asking the filter of every registered knote (poll_scan, a measurement
+//     design: knote/kqueue_scan_poll.h, docs/delivery.md).
 // Each design is one file (knote/design_<name>.cc) with its rules in a
 // NetBSD-style block at the top (lock order as arrows, rules per entry point,
 // the in-flux protocol), registered with KQSIM_REGISTER_DESIGN. See
@@ -53,6 +56,14 @@ struct kq_design {
   bool kqueue_lock_before_filedesc = false;
   // NOTE_TRACK on EVFILT_PROC is supported; EINVAL otherwise.
   bool note_track = true;
+  // kqueue_scan is the poll-style scan (knote/kqueue_scan_poll.h): every call
+  // walks every registered knote and asks its filter whether it is ready, as
+  // poll(2) and the Linux kqueue module did, instead of taking what KNOTE()
+  // queued on kq_head. For measuring delivery cost; delivers the same events.
+  bool poll_scan = false;
+  // Not a locking design to check: scenarios need not list it and `kqsim
+  // check` runs none under it (it runs only the designs a scenario lists).
+  bool measurement_only = false;
 };
 
 // The registry, in registration order; find_design returns nullptr for an

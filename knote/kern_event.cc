@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "knote/design.h"
+#include "knote/kqueue_scan_poll.h"
 #include "locks/kassert.h"
 #include "locks/sleepq.h"
 #include "model/kern/bsd_errno.h"
@@ -438,6 +439,8 @@ void kqueue_scan_requeue(kqueue* kq, knote* kn, bool touch) {
 }
 
 int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct timespec* tsp, thread* td) {
+  // The measurement design "poll" asks every knote's filter instead.
+  if (design().poll_scan) return kqueue_scan_poll(kq, maxevents, ulistp, tsp, td, knote_drop);
   if (maxevents == 0) {
     td->td_retval = 0;
     return 0;

@@ -137,6 +137,7 @@ struct kqueue {
   Cell<unsigned long> kq_knhashmask;      // kq lock
   std::unique_ptr<kqlist_t[]> kq_knhash;  // non-descriptor idents; kq lock
   uint32_t kq_serial = 0;         // model: for reports
+  Cell<int> kq_pollnext;          // design "poll": the bucket its next scan starts at; kq lock
 };
 
 // ---- kern_event.cc: the operations (FreeBSD's names) ----

@@ -1,5 +1,7 @@
 #include "model/kern/filedesc.h"
 
+#include <algorithm>
+
 #include "knote/knote.h"
 #include "locks/kassert.h"
 #include "model/kern/bsd_errno.h"
@@ -16,16 +18,20 @@ filedesc* fdinit(proc* p) {
 }
 
 namespace {
-// The lowest free descriptor, or -1 when the table is full; fd_sx held.
+// The lowest free descriptor, growing the table when it is full (doubling, as
+// fdgrowtable does, up to kMaxFilesPerProc); -1 when it cannot grow. fd_sx held.
 int fdalloc_locked(filedesc* fdp) {
-  for (int fd = 0; fd < kNoFile; ++fd)
+  const int size = static_cast<int>(fdp->fd_ofiles.size());
+  for (int fd = 0; fd < size; ++fd)
     if (fdp->fd_ofiles[fd] == nullptr) return fd;
-  return -1;
+  if (size >= kMaxFilesPerProc) return -1;
+  fdp->fd_ofiles.resize(static_cast<size_t>(std::min(size * 2, kMaxFilesPerProc)), nullptr);
+  return size;
 }
 }  // namespace
 
 file* fget_locked(filedesc* fdp, int fd) {
-  if (fd < 0 || fd >= kNoFile) return nullptr;
+  if (fd < 0 || fd >= static_cast<int>(fdp->fd_ofiles.size())) return nullptr;
   return fdp->fd_ofiles[fd];
 }
 

@@ -68,12 +68,14 @@ inline constexpr int kFREAD = 0x0001;
 inline constexpr int kFWRITE = 0x0002;
 inline constexpr int kFNONBLOCK = 0x0004;  // O_NONBLOCK in f_flag (k prefix: <fcntl.h> defines the bare names)
 
-// Maximum descriptors per process in the model (NOFILE).
+// Descriptors a process's table starts with; fdalloc grows it (FreeBSD's
+// fdgrowtable) up to kMaxFilesPerProc (maxfilesperproc), then EMFILE.
 inline constexpr int kNoFile = 256;
+inline constexpr int kMaxFilesPerProc = 32768;
 
 struct filedesc {
   locks::sx fd_sx;                        // "filedesc"
-  file* fd_ofiles[kNoFile] = {};          // protected by fd_sx
+  std::vector<file*> fd_ofiles = std::vector<file*>(kNoFile);  // fd_sx; grows, never shrinks
   std::vector<kqueue*> fd_kqlist;         // kqueues of this process (TAILQ in FreeBSD); fd_sx
   proc* fd_proc = nullptr;
 };

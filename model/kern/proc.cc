@@ -247,7 +247,7 @@ void fdescfree(thread* td) {
   for (;;) {
     std::vector<int> open;
     FILEDESC_XLOCK(fdp);
-    for (int fd = 0; fd < kNoFile; ++fd)
+    for (int fd = 0; fd < static_cast<int>(fdp->fd_ofiles.size()); ++fd)
       if (fget_locked(fdp, fd) != nullptr) open.push_back(fd);
     FILEDESC_XUNLOCK(fdp);
     if (open.empty()) return;
@@ -340,7 +340,8 @@ int sys_fork(void (*child_main)(void*), void* arg) {
   // The child's table is private until its thread starts (spawn orders it).
   filedesc* fdp = p1->p_fd;
   FILEDESC_XLOCK(fdp);
-  for (int fd = 0; fd < kNoFile; ++fd) {
+  if (p2->p_fd->fd_ofiles.size() < fdp->fd_ofiles.size()) p2->p_fd->fd_ofiles.resize(fdp->fd_ofiles.size(), nullptr);
+  for (int fd = 0; fd < static_cast<int>(fdp->fd_ofiles.size()); ++fd) {
     file* fp = fget_locked(fdp, fd);
     if (fp == nullptr || fp->f_type == DTYPE_KQUEUE) continue;
     fhold(fp);

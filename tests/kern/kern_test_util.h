@@ -17,7 +17,9 @@
 
 namespace kqsim::kern::testing {
 
-inline const char* const kAllDesigns[] = {"none", "giant", "global", "fine"};
+// Every registered design, the measurement design "poll" included: the
+// semantic tests check that it delivers the same events (docs/delivery.md).
+inline const char* const kAllDesigns[] = {"none", "giant", "global", "fine", "poll"};
 
 // Runs `body(World&)` as simulated thread 0 of one execution, with a fresh
 // World of design `design`; returns the execution's findings as text ("" when

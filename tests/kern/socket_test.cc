@@ -478,7 +478,7 @@ TEST_P(SocketDesign, ShutdownReadDiscardsAndFreesThePeersRoom) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(SocketAllDesigns, SocketDesign, ::testing::Values("none", "giant", "global", "fine"),
+INSTANTIATE_TEST_SUITE_P(SocketAllDesigns, SocketDesign, ::testing::Values("none", "giant", "global", "fine", "poll"),
                          [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
 
 // ---- concurrency under "fine" ----
