@@ -7,6 +7,7 @@
 
 #include "locks/kassert.h"
 #include "locks/witness.h"
+#include "model/sim/chaos.h"
 
 namespace kqsim::locks {
 
@@ -138,6 +139,7 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
 }
 
 bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  sim::chaos::point();  // live mode's scheduling point: maybe perturb timing
   Witness* w = Witness::current();
   const Tid me = live_tid();
   const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
@@ -180,6 +182,7 @@ bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
 }
 
 void release_live(lock_object& lo, bool exclusive, SrcLoc site) {
+  sim::chaos::point();
   Witness* w = Witness::current();
   const Tid me = live_tid();
   uint64_t hold = 0;

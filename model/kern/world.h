@@ -87,6 +87,9 @@ class World {
   static inline thread_local World* tls_current_ = nullptr;
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread
   World* prev_ = nullptr;
+  // Unique for the process's lifetime (live mode: a thread's cached struct
+  // thread is keyed by it, since a new World may reuse a freed one's address).
+  uint64_t id_;
   const kq_design& design_;
   std::mutex objects_mu_;
   std::vector<std::unique_ptr<HolderBase>> objects_;
