@@ -26,3 +26,6 @@ kqsim_add_cli_test(live_bad_duration ARGS "run kern-57945 --mode live --duration
   STDERR "^kqsim run: --duration: 'soon' is not a number$")
 kqsim_add_cli_test(live_unknown_scenario ARGS "run nosuch --mode live" EXIT_CODE 2 STDERR_LINES 1
   STDERR "^kqsim run: unknown scenario 'nosuch'")
+# kqsim bench live: the section runs (figures are not tested).
+kqsim_add_cli_test(bench_quick_live ARGS "bench live --quick"
+  STDOUT "Live kevent cycles per second.*giant.*global.*fine.*none +skipped.*Lock profile, fine with [0-9]+ threads")
