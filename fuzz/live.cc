@@ -85,6 +85,15 @@ void default_on_stall(const std::string& what) {
   std::_Exit(1);
 }
 
+// What blocked threads wait for, naming the scenario threads.
+std::string waiters(const std::vector<locks::Tid>& tids) {
+  std::string text = locks::live_waiters_text();
+  if (text.empty()) return "no thread is blocked on a lock (a livelock, or a sleep that is never woken)\n";
+  std::string names = "live threads:";
+  for (size_t k = 0; k < tids.size(); ++k) names += fmt::format(" {} = cpu{}", tids[k], k);
+  return names + "\n" + text;
+}
+
 // Runs thread bodies on OS threads, released together, with chaos and the
 // run's witness installed, and a stall watchdog.
 class OsThreads final : public scenarios::LiveThreads {
@@ -99,6 +108,7 @@ class OsThreads final : public scenarios::LiveThreads {
     std::mutex m;
     std::condition_variable cv;
     int done = 0;
+    std::vector<locks::Tid> tids(static_cast<size_t>(n), locks::kNoThread);
     std::vector<std::thread> ts;
     ts.reserve(static_cast<size_t>(n));
     sim::chaos::Knob knob;
@@ -107,6 +117,10 @@ class OsThreads final : public scenarios::LiveThreads {
     for (int k = 0; k < n; ++k) {
       ts.emplace_back([&, k] {
         locks::WitnessScope ws(w_);
+        {
+          std::lock_guard<std::mutex> g(m);
+          tids[static_cast<size_t>(k)] = locks::live_tid();
+        }
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         {
           sim::chaos::ChaosScope cs(knob, static_cast<uint64_t>(k));
@@ -134,8 +148,9 @@ class OsThreads final : public scenarios::LiveThreads {
         const std::string what = fmt::format(
             "kqsim: live: {} iteration {} did not finish within {:g} s ({} of {} threads still running): a "
             "deadlock or a livelock on real threads, which live mode cannot unwind\n"
+            "{}"
             "findings so far:\n{}",
-            what_, iteration_, o_.stall_timeout_s, n - done, n, c_.summary());
+            what_, iteration_, o_.stall_timeout_s, n - done, n, waiters(tids), c_.summary());
         g.unlock();
         (o_.on_stall ? o_.on_stall : default_on_stall)(what);
         // on_stall returned: the threads must have finished after all.
