@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "locks/kassert.h"
+#include "locks/live_waiters.h"
 #include "locks/witness.h"
 #include "model/sim/chaos.h"
 

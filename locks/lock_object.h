@@ -140,10 +140,4 @@ void lo_assert(const lock_object& lo, int what, SrcLoc site);
 // The calling OS thread's live-mode thread id (small, dense, stable).
 Tid live_tid();
 
-// Live mode: one line per OS thread blocked in a lock acquisition right now,
-// "live thread 3 waits for sleep mutex \"filedesc\" @ site, held by live
-// thread 2" (empty when none). For stall reports (fuzz/live.cc): it names the
-// wait-for cycle of a real deadlock. Costs nothing unless a thread blocks.
-std::string live_waiters_text();
-
 }  // namespace kqsim::locks
