@@ -79,6 +79,15 @@ class Collector {
 
 void sink(void* ctx, sim::Finding f) { static_cast<Collector*>(ctx)->add(std::move(f), false); }
 
+// Installs the collector as the scenarios' live report sink for a scope.
+class SinkScope {
+ public:
+  explicit SinkScope(Collector& c) { scenarios::set_live_report_sink(&sink, &c); }
+  ~SinkScope() { scenarios::set_live_report_sink(nullptr, nullptr); }
+  SinkScope(const SinkScope&) = delete;
+  SinkScope& operator=(const SinkScope&) = delete;
+};
+
 void default_on_stall(const std::string& what) {
   std::fprintf(stderr, "%s\n", what.c_str());
   std::fflush(stderr);
@@ -206,7 +215,7 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
   locks::Witness w(locks::Witness::Options{o.witness, o.profile});
   locks::WitnessScope ws(&w);
   Collector collector;
-  scenarios::set_live_report_sink(&sink, &collector);
+  SinkScope sink_scope(collector);
   OsThreads threads(o, &w, collector, fmt::format("{} under {}", s.name(), design.name));
 
   const auto t0 = Clock::now();
@@ -226,7 +235,6 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
   }
   if (collector.failed()) ++r.failed_iterations;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  scenarios::set_live_report_sink(nullptr, nullptr);
   r.chaos_delays = threads.delays();
   r.findings = collector.take();
   if (o.profile) {
