@@ -43,7 +43,7 @@ using sim::FindingKind;
 
 #if defined(KQSIM_SANITIZER_THREAD)
 constexpr bool kTsan = true;
-constexpr uint64_t kIterations = 10;  // TSan makes each iteration ~10x slower
+constexpr uint64_t kIterations = 40;  // TSan makes each iteration slower
 #else
 constexpr bool kTsan = false;
 constexpr uint64_t kIterations = 50;
