@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -332,6 +333,52 @@ TEST(LiveTsan, FineOnKern57945IsCleanUnderTsanAsASubprocessToo) {
   const std::string text = slurp(err);
   EXPECT_EQ(status, 0) << text.substr(0, 4000);
   EXPECT_EQ(text.find("ThreadSanitizer"), std::string::npos) << text.substr(0, 4000);
+}
+
+}  // namespace
+}  // namespace kqsim::fuzz
+
+namespace kqsim::fuzz {
+namespace {
+
+// ---- kernel pieces on OS threads, outside a scenario ----
+
+TEST(LiveKernel, KeventTimeoutIsRealTime) {
+  kern::World w(*kern::find_design("fine"));
+  const int kq = kern::sys_kqueue();
+  int p[2];
+  ASSERT_EQ(kern::sys_pipe(p), 0);
+  ASSERT_EQ(scenarios::kev_change(kq, static_cast<uintptr_t>(p[0]), EVFILT_READ, EV_ADD), 0);
+  struct kevent ev[2];
+  const struct timespec ts = {0, 50'000'000};  // 50 ms, nothing to report
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(kern::sys_kevent(kq, nullptr, 0, ev, 2, &ts), 0);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(secs, 0.045);
+  EXPECT_LT(secs, 5.0);
+
+  // A writer on another OS thread wakes the sleeping scan long before its 10 s.
+  std::thread writer([&] {
+    w.attach(w.initproc());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kern::sys_write(p[1], "x", 1);
+  });
+  const struct timespec longer = {10, 0};
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(kern::sys_kevent(kq, nullptr, 0, ev, 2, &longer), 1);
+  secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  writer.join();
+  EXPECT_EQ(ev[0].ident, static_cast<uintptr_t>(p[0]));
+  EXPECT_LT(secs, 5.0);
+}
+
+TEST(LiveKernel, TimersAndForkSayTheyAreNotAvailable) {
+  kern::World w(*kern::find_design("fine"));
+  const int kq = kern::sys_kqueue();
+  EXPECT_EQ(scenarios::kev_change(kq, 1, EVFILT_TIMER, EV_ADD, 0, 10), -1);
+  EXPECT_EQ(kern::sys_errno(), 45);  // EOPNOTSUPP: no softclock thread in live mode
+  EXPECT_EQ(kern::sys_fork([](void*) {}, nullptr), -1);
+  EXPECT_EQ(kern::sys_errno(), 78);  // ENOSYS
 }
 
 }  // namespace
