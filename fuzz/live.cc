@@ -195,8 +195,8 @@ Copies live_copies(const scenarios::Scenario& s, int threads) {
   const int t = s.threads();
   if (threads == 0) return {1, {}};
   if (threads < 0 || threads % t != 0)
-    return {0, fmt::format("--threads {} is not a positive multiple of {}'s {} thread{}", threads, s.name(), t,
-                           t == 1 ? "" : "s")};
+    return {0, fmt::format("--threads {} is not a positive multiple of {}'s {} thread{}", threads, s.name(),
+                           t, t == 1 ? "" : "s")};
   if (threads > 256) return {0, fmt::format("--threads {}: at most 256", threads)};
   return {threads / t, {}};
 }
@@ -204,7 +204,8 @@ Copies live_copies(const scenarios::Scenario& s, int threads) {
 LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design, const LiveOptions& o) {
   const Copies copies = live_copies(s, o.threads);
   if (!copies.error.empty()) throw std::invalid_argument(copies.error);
-  if (!(o.chaos >= 0 && o.chaos <= 1)) throw std::invalid_argument(fmt::format("--chaos {} is not in 0..1", o.chaos));
+  if (!(o.chaos >= 0 && o.chaos <= 1))
+    throw std::invalid_argument(fmt::format("--chaos {} is not in 0..1", o.chaos));
   if (!(o.duration_s >= 0)) throw std::invalid_argument("--duration must not be negative");
   if (sim::Scheduler::current() != nullptr) throw std::invalid_argument("run_live inside a simulated thread");
 
@@ -219,7 +220,8 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
   OsThreads threads(o, &w, collector, fmt::format("{} under {}", s.name(), design.name));
 
   const auto t0 = Clock::now();
-  const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto deadline =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
   for (uint64_t i = 0;; ++i) {
     if (i > 0) {
       if (o.iterations > 0 && i >= o.iterations) break;

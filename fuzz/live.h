@@ -64,13 +64,13 @@
 namespace kqsim::fuzz {
 
 struct LiveOptions {
-  int threads = 0;            // total OS threads: 0 = the scenario's count, else a multiple of it
-  uint64_t iterations = 0;    // 0: bounded by duration_s only
-  double duration_s = 0;      // 0: bounded by iterations only (both 0: one iteration)
-  double chaos = 0;           // delay probability per live scheduling point, 0..1
-  uint64_t seed = 1;          // seeds the chaos RNGs
-  bool witness = true;        // lock-order and lock-use checks
-  bool profile = true;        // lock profiling
+  int threads = 0;          // total OS threads: 0 = the scenario's count, else a multiple of it
+  uint64_t iterations = 0;  // 0: bounded by duration_s only
+  double duration_s = 0;    // 0: bounded by iterations only (both 0: one iteration)
+  double chaos = 0;         // delay probability per live scheduling point, 0..1
+  uint64_t seed = 1;        // seeds the chaos RNGs
+  bool witness = true;      // lock-order and lock-use checks
+  bool profile = true;      // lock profiling
   double stall_timeout_s = 30;
   // Called when an iteration stalls (see above); must not return normally if
   // the threads are stuck (the default prints and calls std::_Exit(1)).
@@ -91,10 +91,10 @@ struct LiveResult {
   uint64_t iterations = 0;         // iterations run
   uint64_t failed_iterations = 0;  // iterations with at least one oracle finding
   int copies = 1;
-  int os_threads = 0;              // per iteration
-  double seconds = 0;              // wall time of the iterations
-  uint64_t chaos_delays = 0;       // delays injected
-  std::vector<LiveFinding> findings;  // in order of first appearance
+  int os_threads = 0;                     // per iteration
+  double seconds = 0;                     // wall time of the iterations
+  uint64_t chaos_delays = 0;              // delays injected
+  std::vector<LiveFinding> findings;      // in order of first appearance
   std::vector<locks::LockStats> profile;  // per lock class, ns
   std::string profile_table;              // the same as a table
   bool ok() const { return findings.empty(); }

@@ -30,7 +30,7 @@
 namespace kqsim::sim::chaos {
 
 struct Knob {
-  double p = 0;                  // probability of a delay per point, 0..1
+  double p = 0;  // probability of a delay per point, 0..1
   uint64_t seed = 1;
   uint32_t max_spin_ns = 20'000;
   uint32_t max_sleep_ns = 50'000;

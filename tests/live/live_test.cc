@@ -17,8 +17,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -74,7 +74,8 @@ std::vector<Cell> correct_cells() {
 
 std::string cell_name(const ::testing::TestParamInfo<Cell>& info) {
   std::string n = info.param.scenario + "_" + info.param.design;
-  std::replace_if(n.begin(), n.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  std::replace_if(
+      n.begin(), n.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
   return n;
 }
 
@@ -89,8 +90,10 @@ TEST_P(LiveScenarios, MeetsItsExpectedVerdictWithoutARace) {
   LiveOptions o = quiet(kIterations);
   // A design with an expected reversal can deadlock for real on OS threads
   // (that is what the reversal means): few iterations, no chaos.
-  if (!expected.is_clean()) o.iterations = 5;
-  else o.chaos = 0.01;
+  if (!expected.is_clean())
+    o.iterations = 5;
+  else
+    o.chaos = 0.01;
   LiveResult r = run_live(*sc, *d, o);
   EXPECT_EQ(r.iterations, o.iterations);
   std::string all;
@@ -127,7 +130,7 @@ const Scenario& make(Definition<State>&& d) {
 }
 
 const Scenario& counting() {
-  static const Scenario& s = [] () -> const Scenario& {
+  static const Scenario& s = []() -> const Scenario& {
     Definition<Counters> d;
     d.name = "live-counting";
     d.threads = 2;
@@ -140,7 +143,8 @@ const Scenario& counting() {
       if (i == 0) kern::sys_write(env.state.p[1], "x", 1);
     };
     d.after = [](Env<Counters>& env) {
-      if (env.state.ran.load() != env.threads) scenarios::report(FindingKind::kOracle, "a thread did not run");
+      if (env.state.ran.load() != env.threads)
+        scenarios::report(FindingKind::kOracle, "a thread did not run");
       char c = 0;
       if (kern::sys_read(env.state.p[0], &c, 1) != 1 || c != 'x')
         scenarios::report(FindingKind::kLostEvent, "the byte written is not there");
@@ -309,26 +313,28 @@ TEST(LiveTsan, NoneOnKern57945GetsADataRaceReportOnTheQueue) {
   if (!kTsan) GTEST_SKIP() << "needs the tsan preset: the race is ThreadSanitizer's to report";
   const std::string err = ::testing::TempDir() + "live_tsan_stderr.txt";
   // halt_on_error: the child stops at its first report (exit code 66).
-  const std::string cmd = std::string("TSAN_OPTIONS='halt_on_error=1 exitcode=66' ") + KQSIM_BINARY +
-                          " run kern-57945 --design none --mode live --iterations 200 --stall-timeout 60 >/dev/null "
-                          "2>" + err;
+  const std::string cmd =
+      std::string("TSAN_OPTIONS='halt_on_error=1 exitcode=66' ") + KQSIM_BINARY +
+      " run kern-57945 --design none --mode live --iterations 200 --stall-timeout 60 >/dev/null "
+      "2>" +
+      err;
   const int status = std::system(cmd.c_str());
   const std::string text = slurp(err);
   EXPECT_NE(status, 0);
   EXPECT_NE(text.find("ThreadSanitizer: data race"), std::string::npos) << text.substr(0, 4000);
-  const bool queue_frame = text.find("kq_head") != std::string::npos ||
-                           text.find("knote_enqueue") != std::string::npos ||
-                           text.find("knote_dequeue") != std::string::npos ||
-                           text.find("kqueue_scan") != std::string::npos || text.find("TAILQ") != std::string::npos;
+  const bool queue_frame =
+      text.find("kq_head") != std::string::npos || text.find("knote_enqueue") != std::string::npos ||
+      text.find("knote_dequeue") != std::string::npos || text.find("kqueue_scan") != std::string::npos ||
+      text.find("TAILQ") != std::string::npos;
   EXPECT_TRUE(queue_frame) << text.substr(0, 4000);
 }
 
 TEST(LiveTsan, FineOnKern57945IsCleanUnderTsanAsASubprocessToo) {
   if (!kTsan) GTEST_SKIP() << "needs the tsan preset";
   const std::string err = ::testing::TempDir() + "live_tsan_fine_stderr.txt";
-  const std::string cmd = std::string("TSAN_OPTIONS='halt_on_error=1 exitcode=66' ") + KQSIM_BINARY +
-                          " run kern-57945 --design fine --mode live --iterations 50 --chaos 0.01 >/dev/null 2>" +
-                          err;
+  const std::string cmd =
+      std::string("TSAN_OPTIONS='halt_on_error=1 exitcode=66' ") + KQSIM_BINARY +
+      " run kern-57945 --design fine --mode live --iterations 50 --chaos 0.01 >/dev/null 2>" + err;
   const int status = std::system(cmd.c_str());
   const std::string text = slurp(err);
   EXPECT_EQ(status, 0) << text.substr(0, 4000);

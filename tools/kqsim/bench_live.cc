@@ -78,7 +78,8 @@ Measured measure(const kern::kq_design& design, int nthreads, uint64_t cycles, b
   go.store(true, std::memory_order_release);
   for (std::thread& t : ts) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (failures.load() != 0) throw std::runtime_error(fmt::format("{} syscalls failed in the live workload", failures.load()));
+  if (failures.load() != 0)
+    throw std::runtime_error(fmt::format("{} syscalls failed in the live workload", failures.load()));
   Measured m;
   m.cycles_per_s = secs > 0 ? static_cast<double>(cycles) * nthreads / secs : 0;
   if (profile) m.profile = w.profile().rows(w.graph());
@@ -99,8 +100,8 @@ void bench_live(const BenchOptions& o, BenchReport& out) {
 
   std::vector<std::string> cols{"design"};
   for (int n : counts) cols.push_back(fmt::format("{} thread{}", n, n == 1 ? "" : "s"));
-  BenchTable& t = out.table("Live kevent cycles per second, thousands (write + kevent + read, pipes on one kqueue)",
-                            cols);
+  BenchTable& t = out.table(
+      "Live kevent cycles per second, thousands (write + kevent + read, pipes on one kqueue)", cols);
   std::vector<const kern::kq_design*> designs;
   for (const char* name : {"giant", "global", "fine"})
     if (const kern::kq_design* d = kern::find_design(name)) designs.push_back(d);
@@ -114,18 +115,19 @@ void bench_live(const BenchOptions& o, BenchReport& out) {
     t.rows.push_back(std::move(row));
   }
   t.rows.push_back({"none", "skipped: unsafe on real threads (kern/57945 corrupts kq_head)"});
-  t.notes.push_back(fmt::format("median of {} runs; {} cycles per thread; {} hardware threads; no witness", reps,
-                                cycles, std::thread::hardware_concurrency()));
+  t.notes.push_back(fmt::format("median of {} runs; {} cycles per thread; {} hardware threads; no witness",
+                                reps, cycles, std::thread::hardware_concurrency()));
 
   for (const kern::kq_design* d : designs) {
     Measured m = measure(*d, max_threads, cycles, true);
-    BenchTable& p = out.table(
-        fmt::format("Lock profile, {} with {} threads ({:.0f}k cycles/s with profiling)", d->name, max_threads,
-                    m.cycles_per_s / 1e3),
-        {"lock class", "acquisitions", "contended", "contended %", "hold total ms", "hold max us", "wait total ms",
-         "wait max us"});
-    std::sort(m.profile.begin(), m.profile.end(),
-              [](const locks::LockStats& a, const locks::LockStats& b) { return a.wait_total > b.wait_total; });
+    BenchTable& p =
+        out.table(fmt::format("Lock profile, {} with {} threads ({:.0f}k cycles/s with profiling)", d->name,
+                              max_threads, m.cycles_per_s / 1e3),
+                  {"lock class", "acquisitions", "contended", "contended %", "hold total ms", "hold max us",
+                   "wait total ms", "wait max us"});
+    std::sort(m.profile.begin(), m.profile.end(), [](const locks::LockStats& a, const locks::LockStats& b) {
+      return a.wait_total > b.wait_total;
+    });
     for (const locks::LockStats& s : m.profile) {
       const double pct = s.acquisitions > 0 ? 100.0 * static_cast<double>(s.contended) / s.acquisitions : 0;
       p.rows.push_back({s.name, std::to_string(s.acquisitions), std::to_string(s.contended),

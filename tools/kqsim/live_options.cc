@@ -20,10 +20,10 @@ namespace kqsim::cli {
 namespace {
 
 // The run verb's options that only mean something in deterministic mode.
-constexpr const char* kDeterministicOnly[] = {"--strategy", "--schedules", "--workers", "--max-steps",
+constexpr const char* kDeterministicOnly[] = {"--strategy", "--schedules", "--workers",  "--max-steps",
                                               "--no-race",  "--json",      "--save-path"};
-constexpr const char* kLiveOnly[] = {"--iterations", "--duration", "--threads", "--chaos", "--stall-timeout",
-                                     "--profile"};
+constexpr const char* kLiveOnly[] = {"--iterations", "--duration",      "--threads",
+                                     "--chaos",      "--stall-timeout", "--profile"};
 
 bool given(const CLI::App* verb, const char* name) {
   if (verb == nullptr) return false;
@@ -53,12 +53,14 @@ void print_findings(const fuzz::LiveResult& r) {
   for (const fuzz::LiveFinding& f : r.findings) {
     std::cout << fmt::format("  [{}] {} (from the {}), first in iteration {}{}\n", ++i,
                              sim::kind_name(f.finding.kind), f.from_witness ? "witness" : "oracle",
-                             f.first_iteration, f.count > 1 ? fmt::format(", in {} iterations", f.count) : "");
+                             f.first_iteration,
+                             f.count > 1 ? fmt::format(", in {} iterations", f.count) : "");
     std::string msg = f.finding.message;
     size_t start = 0;
     while (start <= msg.size()) {
       size_t nl = msg.find('\n', start);
-      std::cout << "      " << msg.substr(start, nl == std::string::npos ? std::string::npos : nl - start) << "\n";
+      std::cout << "      " << msg.substr(start, nl == std::string::npos ? std::string::npos : nl - start)
+                << "\n";
       if (nl == std::string::npos) break;
       start = nl + 1;
     }
@@ -69,14 +71,16 @@ void print_findings(const fuzz::LiveResult& r) {
 
 void add_live_options(CLI::App* verb, LiveCliOptions& o) {
   o.verb = verb;
-  verb->add_option("--mode", o.mode, "deterministic (default: simulated threads) or live (OS threads, real locks)")
+  verb->add_option("--mode", o.mode,
+                   "deterministic (default: simulated threads) or live (OS threads, real locks)")
       ->type_name("MODE");
   verb->add_option("--iterations", o.iterations, "Live: iterations to run (default 100 unless --duration)")
       ->type_name("N");
   verb->add_option("--duration", o.duration, "Live: run iterations for this many seconds instead")
       ->type_name("S");
-  verb->add_option("--threads", o.threads,
-                   "Live: OS threads, a multiple of the scenario's thread count T: runs N/T copies in one kernel")
+  verb->add_option(
+          "--threads", o.threads,
+          "Live: OS threads, a multiple of the scenario's thread count T: runs N/T copies in one kernel")
       ->type_name("N");
   verb->add_option("--chaos", o.chaos, "Live: delay probability per scheduling point, 0..1 (default 0)")
       ->type_name("P");
@@ -99,12 +103,14 @@ int run_live_action(const std::string& scenario, const std::string& design_name,
                     const LiveCliOptions& o) {
   for (const char* name : kDeterministicOnly)
     if (given(o.verb, name))
-      throw UsageError(fmt::format("{} does not apply to --mode live (live options: --iterations, --duration, "
-                                   "--threads, --chaos, --stall-timeout, --profile)",
-                                   name));
+      throw UsageError(
+          fmt::format("{} does not apply to --mode live (live options: --iterations, --duration, "
+                      "--threads, --chaos, --stall-timeout, --profile)",
+                      name));
   const scenarios::Scenario* sc = scenarios::find_scenario(scenario);
   if (sc == nullptr)
-    throw UsageError(fmt::format("unknown scenario '{}' (scenarios: {})", scenario, scenarios::scenario_names()));
+    throw UsageError(
+        fmt::format("unknown scenario '{}' (scenarios: {})", scenario, scenarios::scenario_names()));
   const kern::kq_design* design = kern::find_design(design_name);
   if (design == nullptr)
     throw UsageError(fmt::format("unknown design '{}' (designs: {})", design_name, kern::design_names()));
@@ -131,7 +137,8 @@ int run_live_action(const std::string& scenario, const std::string& design_name,
   }
   if (!o.chaos.empty()) {
     lo.chaos = real("--chaos", o.chaos);
-    if (lo.chaos < 0 || lo.chaos > 1) throw UsageError(fmt::format("--chaos: {} is not between 0 and 1", o.chaos));
+    if (lo.chaos < 0 || lo.chaos > 1)
+      throw UsageError(fmt::format("--chaos: {} is not between 0 and 1", o.chaos));
   }
   if (!o.stall_timeout.empty()) {
     lo.stall_timeout_s = real("--stall-timeout", o.stall_timeout);
@@ -163,15 +170,17 @@ int run_live_action(const std::string& scenario, const std::string& design_name,
 
   const double rate = r.seconds > 0 ? static_cast<double>(r.iterations) / r.seconds : 0;
   std::cout << fmt::format(
-      "{} under {}, live: {} iterations in {:.2f} s ({:.0f}/s), {} OS threads ({} cop{}), chaos {:g} ({} delays), "
+      "{} under {}, live: {} iterations in {:.2f} s ({:.0f}/s), {} OS threads ({} cop{}), chaos {:g} ({} "
+      "delays), "
       "seed {}\n",
-      sc->name(), design->name, r.iterations, r.seconds, rate, r.os_threads, r.copies, r.copies == 1 ? "y" : "ies",
-      lo.chaos, r.chaos_delays, lo.seed);
+      sc->name(), design->name, r.iterations, r.seconds, rate, r.os_threads, r.copies,
+      r.copies == 1 ? "y" : "ies", lo.chaos, r.chaos_delays, lo.seed);
   const scenarios::DesignExpectation* de = sc->expectation_for(design->name);
-  std::cout << fmt::format("verdict: {}; {} of {} iterations failed an oracle (deterministic mode expects {}; "
-                           "live mode finds data races only under ThreadSanitizer)\n",
-                           r.verdict(), r.failed_iterations, r.iterations,
-                           de != nullptr ? de->expected.str() : "nothing of this design");
+  std::cout << fmt::format(
+      "verdict: {}; {} of {} iterations failed an oracle (deterministic mode expects {}; "
+      "live mode finds data races only under ThreadSanitizer)\n",
+      r.verdict(), r.failed_iterations, r.iterations,
+      de != nullptr ? de->expected.str() : "nothing of this design");
   print_findings(r);
   if (o.profile) std::cout << "lock profile (whole run, ns):\n" << r.profile_table;
   return r.ok() ? kExitOk : kExitFailure;
