@@ -150,9 +150,9 @@ int msleep_until(const void* chan, mtx* m, int pri, const char* wmesg, uint64_t 
 }
 
 uint64_t live_clock_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 int tsleep(const void* chan, int, const char* wmesg, int timo, SrcLoc loc) {

@@ -138,8 +138,8 @@ void report(sim::FindingKind kind, std::string message) {
   }
   LiveReportSink sink = g_live_sink.load(std::memory_order_acquire);
   if (sink == nullptr) {
-    std::fprintf(stderr, "kqsim: %s: %s (live mode, no report sink)\n", std::string(sim::kind_name(f.kind)).c_str(),
-                 f.message.c_str());
+    std::fprintf(stderr, "kqsim: %s: %s (live mode, no report sink)\n",
+                 std::string(sim::kind_name(f.kind)).c_str(), f.message.c_str());
     std::abort();
   }
   sink(g_live_sink_ctx.load(std::memory_order_relaxed), std::move(f));
