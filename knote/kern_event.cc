@@ -457,7 +457,7 @@ int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct t
       asbt = kNoWait;
     } else {
       sim::Scheduler* s = sim::Scheduler::current();
-      asbt = (s != nullptr ? s->now() : 0) + timespec_ns(tsp);
+      asbt = (s != nullptr ? s->now() : locks::live_clock_ns()) + timespec_ns(tsp);  // live: real time
       if (asbt == kForever || asbt == kNoWait) asbt = kNoWait - 1;
     }
   }

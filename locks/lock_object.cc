@@ -2,11 +2,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "locks/kassert.h"
+#include "locks/live_waiters.h"
 #include "locks/witness.h"
+#include "model/sim/chaos.h"
 
 namespace kqsim::locks {
 
@@ -137,7 +141,30 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
   if (point_after) s.point();
 }
 
+// Live mode: threads blocked in acquire_live, for live_waiters_text().
+struct LiveWaiter {
+  Tid tid;
+  const lock_object* lo;
+  SrcLoc site;
+};
+std::mutex g_live_waiters_mu;
+std::vector<LiveWaiter> g_live_waiters;  // g_live_waiters_mu
+
+void live_waiting(Tid me, const lock_object* lo, SrcLoc site) {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
+  if (lo != nullptr) {
+    g_live_waiters.push_back(LiveWaiter{me, lo, site});
+    return;
+  }
+  for (size_t i = 0; i < g_live_waiters.size(); ++i)
+    if (g_live_waiters[i].tid == me) {
+      g_live_waiters.erase(g_live_waiters.begin() + static_cast<long>(i));
+      return;
+    }
+}
+
 bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  sim::chaos::point();  // live mode's scheduling point: maybe perturb timing
   Witness* w = Witness::current();
   const Tid me = live_tid();
   const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
@@ -162,7 +189,11 @@ bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
     std::unique_lock<std::mutex> g(lo.live_m);
     contended = busy_live(lo, exclusive);
     if (contended && try_only) return false;
-    while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
+    if (contended) {
+      live_waiting(me, &lo, site);  // lock order: live_m -> g_live_waiters_mu
+      while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
+      live_waiting(me, nullptr, site);
+    }
     if (exclusive) lo.live_owner = me;
     else ++lo.live_sharers;
   }
@@ -180,6 +211,7 @@ bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
 }
 
 void release_live(lock_object& lo, bool exclusive, SrcLoc site) {
+  sim::chaos::point();
   Witness* w = Witness::current();
   const Tid me = live_tid();
   uint64_t hold = 0;
@@ -296,6 +328,31 @@ void lo_assert(const lock_object& lo, int what, SrcLoc site) {
   if (what == LA_UNLOCKED && owned) panic_at(fmt::format("{} {} owned", cls, lo.lo_name), site);
   if ((what & LA_RECURSED) && lo_recursed(lo) == 0) panic_at(fmt::format("{} {} not recursed", cls, lo.lo_name), site);
   if ((what & LA_NOTRECURSED) && lo_recursed(lo) != 0) panic_at(fmt::format("{} {} recursed", cls, lo.lo_name), site);
+}
+
+std::string live_waiters_text() {
+  std::vector<LiveWaiter> copy;
+  {
+    std::lock_guard<std::mutex> g(g_live_waiters_mu);
+    copy = g_live_waiters;
+  }
+  std::string out;
+  for (const LiveWaiter& w : copy) {
+    Tid owner;
+    uint32_t sharers;
+    {
+      std::lock_guard<std::mutex> g(const_cast<lock_object*>(w.lo)->live_m);
+      owner = w.lo->live_owner;
+      sharers = w.lo->live_sharers;
+    }
+    out += fmt::format("live thread {} waits for {} \"{}\" @ {}, ", w.tid, lock_class_name(w.lo->lo_class),
+                       w.lo->lo_name, w.site.str());
+    if (owner != kNoThread)
+      out += fmt::format("held by live thread {}\n", owner);
+    else
+      out += fmt::format("held shared by {} thread{}\n", sharers, sharers == 1 ? "" : "s");
+  }
+  return out;
 }
 
 Tid live_tid() {

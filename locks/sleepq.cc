@@ -45,8 +45,8 @@ Bucket& bucket(const void* chan) {
 
 // The common body. `interlock` may be null; `drop` leaves it released.
 // timo > 0: ticks from now; timo == 0: forever; deadline_ns (when timo < 0):
-// an absolute virtual-time deadline (deterministic mode) or a relative one
-// in ns (live mode).
+// an absolute virtual-time deadline (deterministic mode) or an absolute
+// live_clock_ns() one (live mode).
 int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive, bool drop, const char* wmesg,
                        int timo, SrcLoc loc, uint64_t deadline_ns);
 
@@ -94,7 +94,7 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
     auto it = b.sleepers.insert(b.sleepers.end(), &me);
     if (interlock != nullptr) lo_release(*interlock, exclusive, loc);
     if (timo < 0 && deadline_ns != sim::kNever) {
-      auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns);
+      const std::chrono::steady_clock::time_point until{std::chrono::nanoseconds(deadline_ns)};
       timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
     } else if (timo > 0) {
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timo * 1000 / hz);
@@ -147,6 +147,12 @@ int sx_sleep(const void* chan, sx* s, int pri, const char* wmesg, int timo, SrcL
 int msleep_until(const void* chan, mtx* m, int pri, const char* wmesg, uint64_t deadline_ns, SrcLoc loc) {
   if (m != nullptr) mtx_assert(m, MA_OWNED, loc);
   return sleep_common(chan, m, true, (pri & PDROP) != 0, wmesg, -1, loc, deadline_ns);
+}
+
+uint64_t live_clock_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 int tsleep(const void* chan, int, const char* wmesg, int timo, SrcLoc loc) {

@@ -34,10 +34,13 @@ int msleep(const void* chan, mtx* m, int pri, const char* wmesg, int timo, SrcLo
 int msleep_spin(const void* chan, mtx* m, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 int sx_sleep(const void* chan, sx* s, int pri, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 // msleep with an absolute deadline in virtual nanoseconds (sim::Scheduler::now()),
-// or sim::kNever; in live mode the deadline is relative to the first call's clock
-// (steady_clock ns since the call). Returns 0 or EWOULDBLOCK.
+// or sim::kNever; in live mode an absolute deadline on live_clock_ns(), so a
+// caller that sleeps again after a spurious wakeup keeps its deadline.
+// Returns 0 or EWOULDBLOCK.
 int msleep_until(const void* chan, mtx* m, int pri, const char* wmesg, uint64_t deadline_ns,
                  SrcLoc loc = SrcLoc::current());
+// Live mode's clock for msleep_until deadlines: steady_clock, in ns.
+uint64_t live_clock_ns();
 int tsleep(const void* chan, int pri, const char* wmesg, int timo, SrcLoc loc = SrcLoc::current());
 void wakeup(const void* chan, SrcLoc loc = SrcLoc::current());
 void wakeup_one(const void* chan, SrcLoc loc = SrcLoc::current());

@@ -1,6 +1,9 @@
 #include "scenarios/scenario.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
@@ -115,11 +118,31 @@ std::vector<std::string> registry_problems() {
 
 // ---- helpers ----
 
+namespace {
+std::atomic<LiveReportSink> g_live_sink{nullptr};
+std::atomic<void*> g_live_sink_ctx{nullptr};
+}  // namespace
+
+void set_live_report_sink(LiveReportSink sink, void* ctx) {
+  g_live_sink_ctx.store(ctx, std::memory_order_relaxed);
+  g_live_sink.store(sink, std::memory_order_release);
+}
+
 void report(sim::FindingKind kind, std::string message) {
   sim::Finding f;
   f.kind = kind;
   f.message = std::move(message);
-  sim::Scheduler::current()->report(std::move(f));
+  if (sim::Scheduler* s = sim::Scheduler::current()) {
+    s->report(std::move(f));
+    return;
+  }
+  LiveReportSink sink = g_live_sink.load(std::memory_order_acquire);
+  if (sink == nullptr) {
+    std::fprintf(stderr, "kqsim: %s: %s (live mode, no report sink)\n",
+                 std::string(sim::kind_name(f.kind)).c_str(), f.message.c_str());
+    std::abort();
+  }
+  sink(g_live_sink_ctx.load(std::memory_order_relaxed), std::move(f));
 }
 
 void check_kqueue(int kqfd, std::string_view what) {

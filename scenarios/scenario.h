@@ -43,6 +43,16 @@
 //                  {"fine", Expected::clean()}},
 //   });
 //
+// Live mode (fuzz/live.h) runs the same definition on OS threads:
+// Scenario::execute_live builds the World and `copies` independent States
+// on the calling OS thread, runs before and the invariant for each copy,
+// runs copies * threads thread bodies at once on OS threads (LiveThreads),
+// then the invariant and after for each copy. Copies share the World (its
+// process, descriptor table, Giant and global locks), so more copies mean
+// more contention. env.check() from a thread body is a no-op in live mode
+// (the invariant would race with the other threads); report() hands findings
+// to the sink installed with set_live_report_sink().
+//
 // all_scenarios() lists the registered scenarios sorted by name;
 // find_scenario() looks one up. The runner (exploration, replay) is in
 // fuzz/run.h; docs/scenarios.md has a worked example.
@@ -113,6 +123,15 @@ struct Definition {
   std::vector<DesignExpectation> expect;
 };
 
+// Live mode: runs n thread bodies at once on OS threads (fuzz/live.cc).
+class LiveThreads {
+ public:
+  virtual ~LiveThreads() = default;
+  // Calls body(k) for every 0 <= k < n, each on its own OS thread, all
+  // concurrently; returns when every one has returned.
+  virtual void run(int n, const std::function<void(int)>& body) = 0;
+};
+
 // A registered scenario, whatever its State.
 class Scenario {
  public:
@@ -136,6 +155,9 @@ class Scenario {
 
   // The body of simulated thread 0 for one execution under `design`.
   virtual void execute(const kern::kq_design& design) const = 0;
+  // One live-mode execution on OS threads: see "Live mode" above. Call it
+  // with no Scheduler running on the calling OS thread.
+  virtual void execute_live(const kern::kq_design& design, int copies, LiveThreads& threads) const = 0;
 
  private:
   std::string name_;
@@ -157,7 +179,14 @@ std::vector<std::string> registry_problems();
 // ---- helpers for scenario code ----
 
 // Files a finding of the running execution (ends it: see Scheduler::report).
+// In live mode it goes to the live report sink (and the thread goes on).
 void report(sim::FindingKind kind, std::string message);
+// Live mode: where report() sends findings when no Scheduler runs on the
+// calling OS thread (fuzz/live.cc installs one for a run; it must be
+// thread-safe). nullptr removes it; a live report without a sink is printed
+// to stderr and aborts the process.
+using LiveReportSink = void (*)(void* ctx, sim::Finding f);
+void set_live_report_sink(LiveReportSink sink, void* ctx);
 // Checks the kqueue behind descriptor `kqfd` of the calling thread's process
 // with kern::kqueue_check (no scheduling points): a freed knote on kq_head is
 // a use-after-free finding, any other inconsistency a list-corruption one.
@@ -207,6 +236,33 @@ class TypedScenario final : public Scenario {
     for (int i = 0; i < n; ++i) s.join(tids[i]);
     env.check();
     if (def_.after) def_.after(env);
+  }
+
+  void execute_live(const kern::kq_design& design, int copies, LiveThreads& threads) const override {
+    kern::World world(design);
+    const int n = this->threads();
+    std::vector<std::unique_ptr<State>> states;
+    std::vector<Env<State>> envs;
+    states.reserve(static_cast<size_t>(copies));
+    envs.reserve(static_cast<size_t>(copies));
+    for (int c = 0; c < copies; ++c) {
+      states.push_back(std::make_unique<State>());
+      envs.push_back(Env<State>{world, *states.back(), n, nullptr});
+    }
+    auto invariant = [this](Env<State>& env) {
+      if (def_.invariant) def_.invariant(env);
+    };
+    for (Env<State>& env : envs) {
+      if (def_.before) def_.before(env);
+      invariant(env);
+    }
+    threads.run(copies * n, [this, &envs, &world, n](int k) {
+      world.attach(world.initproc());
+      if (def_.thread) def_.thread(envs[static_cast<size_t>(k / n)], k % n);
+    });
+    for (Env<State>& env : envs) invariant(env);
+    for (Env<State>& env : envs)
+      if (def_.after) def_.after(env);
   }
 
  private:

@@ -1,6 +1,7 @@
 #include "model/kern/world.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "knote/knote.h"
 #include "model/kern/filedesc.h"
@@ -8,7 +9,14 @@
 
 namespace kqsim::kern {
 
-World::World(const kq_design& design) : design_(design) {
+namespace {
+uint64_t next_world_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
   kq_global.init("kqueue order", nullptr, locks::MTX_DEF);
   kq_design_lock.init("kqueue global", nullptr, locks::MTX_DEF);
   taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
@@ -53,10 +61,11 @@ thread* World::curthread() {
     }
     return td;
   }
-  thread_local World* owner = nullptr;
+  // Live mode: one struct thread per OS thread and World.
+  thread_local uint64_t owner = 0;
   thread_local thread* live_td = nullptr;
-  if (owner != this || live_td == nullptr) {
-    owner = this;
+  if (owner != id_ || live_td == nullptr) {
+    owner = id_;
     live_td = make<thread>();
     live_td->td_proc = init_;
   }

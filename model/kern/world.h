@@ -23,6 +23,7 @@
 // locks kqueue_task() takes.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -62,7 +63,8 @@ class World {
     objects_.push_back(std::move(holder));
     return p;
   }
-  uint32_t next_serial() { return ++serial_; }
+  // Live mode: OS threads allocate concurrently, hence the atomic.
+  uint32_t next_serial() { return serial_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
   // The kqueue task queue.
   void kqueue_schedtask(kqueue* kq);
@@ -87,6 +89,9 @@ class World {
   static inline thread_local World* tls_current_ = nullptr;
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread
   World* prev_ = nullptr;
+  // Unique for the process's lifetime (live mode: a thread's cached struct
+  // thread is keyed by it, since a new World may reuse a freed one's address).
+  uint64_t id_;
   const kq_design& design_;
   std::mutex objects_mu_;
   std::vector<std::unique_ptr<HolderBase>> objects_;
@@ -94,7 +99,7 @@ class World {
   proc* init_ = nullptr;
   thread* sim_threads_[sim::kMaxThreads] = {};
   int next_pid_ = 1;
-  uint32_t serial_ = 0;
+  std::atomic<uint32_t> serial_{0};
   locks::mtx taskq_lock_;
   std::vector<kqueue*> tasks_;  // taskq_lock_
 };

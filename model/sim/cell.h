@@ -8,7 +8,9 @@
 // different threads, at least one a write, that no lock or atomic orders, are
 // reported as a data race naming both source sites and both threads. Outside a
 // Scheduler (live mode, setup code, tests) a Cell is exactly a T: loads and
-// stores are plain memory accesses, so ThreadSanitizer sees the real thing.
+// stores are plain memory accesses, so ThreadSanitizer sees the real thing;
+// each one then calls chaos::point(), live mode's timing perturbation (one
+// thread-local test when no chaos is installed; see model/sim/chaos.h).
 //
 // Atomic<T> wraps std::atomic<T>. Each operation is one scheduling point and,
 // under the race detector, a synchronisation edge: stores with release (or
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "model/sim/chaos.h"
 #include "model/sim/scheduler.h"
 #include "model/sim/shadow.h"
 #include "model/sim/srcloc.h"
@@ -43,11 +46,15 @@ class Cell {
   T load(SrcLoc loc = SrcLoc::current()) const {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_read(sh_, loc);
+    else
+      chaos::point();  // live mode: maybe perturb timing (model/sim/chaos.h)
     return v_;
   }
   void store(T v, SrcLoc loc = SrcLoc::current()) {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_write(sh_, loc);
+    else
+      chaos::point();
     v_ = v;
   }
   // The same, recorded in the trace as `op` (a static string naming the
@@ -93,6 +100,7 @@ class Atomic {
       if (is_acquire(o)) s->acquire(sync_);
       return v;
     }
+    chaos::point();
     return v_.load(o);
   }
   void store(T v, std::memory_order o = std::memory_order_seq_cst, SrcLoc loc = SrcLoc::current()) {
@@ -102,6 +110,7 @@ class Atomic {
       v_.store(v, std::memory_order_relaxed);
       return;
     }
+    chaos::point();
     v_.store(v, o);
   }
   T exchange(T v, std::memory_order o = std::memory_order_seq_cst, SrcLoc loc = SrcLoc::current()) {
@@ -147,6 +156,7 @@ class Atomic {
       if (is_release(o)) s->release_join(sync_);
       return old;
     }
+    chaos::point();
     return live_op();
   }
 

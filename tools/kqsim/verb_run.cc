@@ -28,6 +28,7 @@
 
 #include "fuzz/run.h"
 #include "scenarios/scenario.h"
+#include "tools/kqsim/live_options.h"
 #include "tools/kqsim/verb.h"
 
 namespace kqsim::cli {
@@ -49,6 +50,7 @@ struct RunOptions {
   bool no_race = false;
   std::string json;
   std::string save_path;
+  LiveCliOptions live;  // --mode live (tools/kqsim/live_options.h)
 };
 
 uint64_t number(const std::string& option, const std::string& text) {
@@ -103,6 +105,7 @@ void write_file(const std::string& file, const std::string& text) {
 }
 
 int run_action(const RunOptions& o) {
+  if (live_requested(o.live)) return run_live_action(o.scenario, o.design, o.seed, o.live);
   const scenarios::Scenario* sc = scenarios::find_scenario(o.scenario);
   if (sc == nullptr)
     throw UsageError(
@@ -222,6 +225,7 @@ void add_run_verb(CLI::App& app, Context& ctx) {
   verb->add_option("--save-path", o->save_path,
                    "Write one path file per finding (and per shrunk finding) into this directory")
       ->type_name("DIR");
+  add_live_options(verb, o->live);
   verb->footer(
       "Exit status: 0 no finding, 1 at least one finding, 2 usage error.\n"
       "Each finding comes with the 'kqsim replay' command that reproduces it alone, and its shrunk\n"

@@ -1,0 +1,117 @@
+// live.h - live mode: a scenario on real OS threads with real locks.
+//
+// Contract
+// --------
+// run_live(scenario, design, options) runs iterations of the scenario under
+// the design with no sim::Scheduler: each iteration builds a fresh World
+// (kern::World) and `copies` independent scenario States, runs each copy's
+// `before` and invariant on the calling thread, starts one std::thread per
+// scenario thread of every copy (copies * scenario.threads() OS threads,
+// released together from a start barrier), joins them, runs each copy's
+// invariant and `after`, and destroys the World (Scenario::execute_live).
+// sim::Cell/Atomic are plain memory and locks are real (std::mutex and
+// condition variables under the lock layer's logical state), so what the
+// threads race on is visible to ThreadSanitizer.
+//
+// What is checked in every iteration: the scenario's invariant and final
+// oracle (scenarios::report() findings, collected per iteration), the witness
+// (one locks::Witness for the whole run, installed on every thread of it: its
+// lock-order graph persists across iterations, so a reversal is reported
+// once), locks still held when a thread returns, and an uncaught exception in
+// a thread. The lock profile (acquisitions, contention, hold and wait in ns
+// per lock class) covers the whole run.
+//
+// Threads: LiveOptions::threads is the total number of OS threads; it must be
+// 0 (the scenario's own count: one copy) or a positive multiple of the
+// scenario's thread count T, and runs threads / T copies in one World.
+//
+// Length: `iterations` (when > 0) and/or `duration_s` (when > 0: start no new
+// iteration after that much wall time); the run stops at whichever comes
+// first, and runs at least one iteration.
+//
+// Chaos (model/sim/chaos.h): with chaos > 0, at every live scheduling point
+// (Cell/Atomic access, lock acquire/release) a thread delays itself with that
+// probability. Thread k of iteration i draws from an RNG seeded from
+// (seed, i, k): the same seed injects the same delay decisions for the same
+// per-thread sequence of points. The interleaving is the OS's and does not
+// replay.
+//
+// Stalls: a real deadlock (a design with a lock-order reversal, or a
+// corrupted list that a scan loops on under "none") cannot be unwound. When
+// an iteration has not finished after stall_timeout_s, run_live calls
+// on_stall with a description (the iteration, the findings so far); the
+// default prints it to stderr and ends the process with _Exit(1).
+//
+// Not available in live mode (the syscalls say so with an errno): fork()
+// (ENOSYS) and EVFILT_TIMER (EOPNOTSUPP: there is no softclock thread).
+// A KASSERT failure prints "panic: ..." and aborts the process.
+//
+// Thread-safety: one run_live at a time per process (Giant is process-wide,
+// and the report sink is global).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "knote/design.h"
+#include "locks/profile.h"
+#include "model/sim/finding.h"
+#include "scenarios/scenario.h"
+
+namespace kqsim::fuzz {
+
+struct LiveOptions {
+  int threads = 0;          // total OS threads: 0 = the scenario's count, else a multiple of it
+  uint64_t iterations = 0;  // 0: bounded by duration_s only
+  double duration_s = 0;    // 0: bounded by iterations only (both 0: one iteration)
+  double chaos = 0;         // delay probability per live scheduling point, 0..1
+  uint64_t seed = 1;        // seeds the chaos RNGs
+  bool witness = true;      // lock-order and lock-use checks
+  bool profile = true;      // lock profiling
+  double stall_timeout_s = 30;
+  // Called when an iteration stalls (see above); must not return normally if
+  // the threads are stuck (the default prints and calls std::_Exit(1)).
+  std::function<void(const std::string&)> on_stall;
+  // Called after each iteration with the number done so far (progress).
+  std::function<void(uint64_t done)> progress;
+};
+
+// A distinct finding of a run (by sim::Finding::dedup_key plus message).
+struct LiveFinding {
+  sim::Finding finding;
+  uint64_t first_iteration = 0;  // 0-based
+  uint64_t count = 0;            // iterations (or witness reports) that made it
+  bool from_witness = false;     // the witness, not the scenario's oracle
+};
+
+struct LiveResult {
+  uint64_t iterations = 0;         // iterations run
+  uint64_t failed_iterations = 0;  // iterations with at least one oracle finding
+  int copies = 1;
+  int os_threads = 0;                     // per iteration
+  double seconds = 0;                     // wall time of the iterations
+  uint64_t chaos_delays = 0;              // delays injected
+  std::vector<LiveFinding> findings;      // in order of first appearance
+  std::vector<locks::LockStats> profile;  // per lock class, ns
+  std::string profile_table;              // the same as a table
+  bool ok() const { return findings.empty(); }
+  // Distinct finding kinds, as "data-race, lost-event" ("clean" when none).
+  std::string verdict() const;
+};
+
+// The number of scenario copies for `threads` OS threads, or an error line
+// ("--threads 3 is not a multiple of kern-57945's 2 threads").
+struct Copies {
+  int copies = 1;
+  std::string error;
+};
+Copies live_copies(const scenarios::Scenario& s, int threads);
+
+// Runs the scenario live. Throws std::invalid_argument on bad options (see
+// live_copies; chaos outside 0..1; negative duration).
+LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design, const LiveOptions& o);
+
+}  // namespace kqsim::fuzz
