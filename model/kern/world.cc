@@ -8,14 +8,25 @@
 
 namespace kqsim::kern {
 
+namespace {
+constexpr const char* kInitComm = "init";
+}  // namespace
+
 World::World(const kq_design& design) : design_(design) {
   kq_global.init("kqueue order", nullptr, locks::MTX_DEF);
   kq_design_lock.init("kqueue global", nullptr, locks::MTX_DEF);
   taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
   prev_ = tls_current_;
   tls_current_ = this;
-  if (sim::Scheduler::current() == nullptr) global_ = this;
-  init_ = newproc(nullptr, "init");
+  if (sim::Scheduler::current() == nullptr) {
+    global_ = this;
+    make_init();  // live mode: OS threads must not race to create it
+  }
+}
+
+proc* World::make_init() {
+  init_ = newproc(nullptr, kInitComm);
+  return init_;
 }
 
 World::~World() {
@@ -24,6 +35,7 @@ World::~World() {
 }
 
 proc* World::newproc(proc* parent, const char* comm) {
+  if (init_ == nullptr && comm != kInitComm) initproc();  // init is process 1
   proc* p = make<proc>();
   p->p_pid = next_pid_++;
   p->p_pptr = parent;
@@ -37,6 +49,7 @@ proc* World::newproc(proc* parent, const char* comm) {
 }
 
 proc* World::pfind(int pid) {
+  initproc();
   for (proc* p : procs_)
     if (p->p_pid == pid) return p;
   return nullptr;
@@ -48,7 +61,7 @@ thread* World::curthread() {
     thread*& td = sim_threads_[t];
     if (td == nullptr || td->td_tid != t) {
       td = make<thread>();
-      td->td_proc = init_;
+      td->td_proc = initproc();
       td->td_tid = t;
     }
     return td;
@@ -58,7 +71,7 @@ thread* World::curthread() {
   if (owner != this || live_td == nullptr) {
     owner = this;
     live_td = make<thread>();
-    live_td->td_proc = init_;
+    live_td->td_proc = initproc();
   }
   return live_td;
 }
