@@ -633,28 +633,28 @@ ReadSet* Scheduler::new_readset() {
   return rs;
 }
 
-void Scheduler::on_read(Shadow& s, SrcLoc loc, const char* op) {
-  point();
+void Scheduler::on_read_slow(Shadow& s, SrcLoc loc, const char* op) {
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
+  if (s.gen != gen_) s.reset(gen_);
+  read_check(s, loc);
+}
+
+void Scheduler::read_check(Shadow& s, SrcLoc loc) {
   Thread& t = *cur_;
   const Tid tid = t.tid;
   const uint32_t clk = t.vc[tid];
-  if (s.gen != gen_) {
-    s = Shadow{};
-    s.gen = gen_;
-  }
   if (!s.r_shared && s.r_tid == tid && s.r_clk == clk) return;  // same epoch
-  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("read", s.w_tid, s.w_loc, "write", loc, "read");
+  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("read", s.w_tid, s.w_loc(), "write", loc, "read");
   if (!s.r_shared) {
     if (s.r_clk == 0 || s.r_clk <= t.vc[s.r_tid]) {
       s.r_tid = static_cast<uint8_t>(tid);
       s.r_clk = clk;
-      s.r_loc = loc;
+      s.set_r_loc(loc);
     } else {
       ReadSet* rs = new_readset();
       rs->clk[s.r_tid] = s.r_clk;
-      rs->loc[s.r_tid] = s.r_loc;
+      rs->loc[s.r_tid] = s.r_loc();
       rs->clk[tid] = clk;
       rs->loc[tid] = loc;
       s.rs = rs;
@@ -666,21 +666,21 @@ void Scheduler::on_read(Shadow& s, SrcLoc loc, const char* op) {
   }
 }
 
-void Scheduler::on_write(Shadow& s, SrcLoc loc, const char* op) {
-  point();
+void Scheduler::on_write_slow(Shadow& s, SrcLoc loc, const char* op) {
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
+  if (s.gen != gen_) s.reset(gen_);
+  write_check(s, loc);
+}
+
+void Scheduler::write_check(Shadow& s, SrcLoc loc) {
   Thread& t = *cur_;
   const Tid tid = t.tid;
   const uint32_t clk = t.vc[tid];
-  if (s.gen != gen_) {
-    s = Shadow{};
-    s.gen = gen_;
-  }
   if (s.w_tid == tid && s.w_clk == clk && !s.r_shared && (s.r_clk == 0 || s.r_tid == tid)) return;
-  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("write", s.w_tid, s.w_loc, "write", loc, "write");
+  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("write", s.w_tid, s.w_loc(), "write", loc, "write");
   if (!s.r_shared) {
-    if (s.r_clk != 0 && s.r_clk > t.vc[s.r_tid]) race_found("write", s.r_tid, s.r_loc, "read", loc, "write");
+    if (s.r_clk != 0 && s.r_clk > t.vc[s.r_tid]) race_found("write", s.r_tid, s.r_loc(), "read", loc, "write");
   } else {
     for (Tid u = 0; u < nthreads_; ++u)
       if (s.rs->clk[u] != 0 && s.rs->clk[u] > t.vc[u]) race_found("write", u, s.rs->loc[u], "read", loc, "write");
@@ -689,7 +689,7 @@ void Scheduler::on_write(Shadow& s, SrcLoc loc, const char* op) {
   }
   s.w_tid = static_cast<uint8_t>(tid);
   s.w_clk = clk;
-  s.w_loc = loc;
+  s.set_w_loc(loc);
 }
 
 void Scheduler::race_found(const char*, Tid other, SrcLoc other_loc, const char* other_op, SrcLoc loc,
