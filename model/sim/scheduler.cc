@@ -614,14 +614,14 @@ void Scheduler::release_join(SyncVar& s) {
     s.gen = gen_;
     s.vc.clear();
   }
-  s.vc.join(cur_->vc);
+  s.vc.join_first(cur_->vc, nthreads_);
   cur_->vc[cur_->tid]++;
 }
 
 void Scheduler::acquire(SyncVar& s) {
   if (!opts_.race_detection || cur_ == &main_) return;
   if (s.gen != gen_) return;
-  cur_->vc.join(s.vc);
+  cur_->vc.join_first(s.vc, nthreads_);
 }
 
 ReadSet* Scheduler::new_readset() {
