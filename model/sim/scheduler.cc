@@ -14,6 +14,7 @@ constinit thread_local Scheduler* Scheduler::tls_current_ = nullptr;
 namespace {
 std::atomic<uint32_t> g_generation{0};
 constexpr size_t kReadSetsPerBlock = 64;
+constexpr uint32_t kGenerationBlock = 1024;
 }  // namespace
 
 class Scheduler::JoinWait final : public Waitable {
@@ -73,8 +74,7 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   steps_ = 0;
   step_limit_ = opts_.max_steps;
   now_ = 0;
-  gen_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (gen_ == 0) gen_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+  gen_ = next_generation();
   readsets_used_ = 0;
   nthreads_ = 0;
   nrunnable_ = 0;
@@ -133,6 +133,21 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   }
   strategy_ = nullptr;
   return exec_;
+}
+
+// Generations are unique process-wide (objects such as Giant are shared by
+// the workers' schedulers) and never 0. Each scheduler takes them from the
+// global counter a block at a time, so parallel workers do not bounce one
+// cache line at every execution.
+uint32_t Scheduler::next_generation() {
+  for (;;) {
+    if (gen_next_ == gen_end_) {
+      gen_next_ = g_generation.fetch_add(kGenerationBlock, std::memory_order_relaxed);
+      gen_end_ = gen_next_ + kGenerationBlock;
+    }
+    const uint32_t g = gen_next_++;
+    if (g != 0) return g;
+  }
 }
 
 Tid Scheduler::choose(Tid current) {

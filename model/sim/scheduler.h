@@ -245,6 +245,7 @@ class Scheduler {
   static void fiber_entry(ctx::transfer_t t);
   [[noreturn]] void thread_main();
   void choose_and_switch();
+  uint32_t next_generation();
   void switch_to(Thread& to);
   [[noreturn]] void switch_away_final();
   void switch_away_blocked();
@@ -287,6 +288,8 @@ class Scheduler {
   uint64_t step_limit_ = 0;
   uint64_t now_ = 0;
   uint32_t gen_ = 0;
+  uint32_t gen_next_ = 0;  // next_generation(): the block this scheduler owns
+  uint32_t gen_end_ = 0;
   bool in_run_ = false;
   bool aborting_ = false;
   bool ending_ = false;  // unwinding daemons after the last non-daemon thread finished
