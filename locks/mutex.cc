@@ -71,7 +71,9 @@ void mtx_assert(const mtx* m, int what, SrcLoc loc) {
     if (lo_owned(*m)) panic_at(fmt::format("mutex {} owned", m->lo_name), loc);
     return;
   }
-  if ((what & MA_OWNED) && !lo_owned(*m)) panic_at(fmt::format("mutex {} not owned", m->lo_name), loc);
+  const bool owned = lo_owned(*m);
+  if (what == MA_OWNED && owned) return;  // the common case (KQ_OWNED): nothing else to check
+  if ((what & MA_OWNED) && !owned) panic_at(fmt::format("mutex {} not owned", m->lo_name), loc);
   lo_assert(*m, what, loc);
 }
 

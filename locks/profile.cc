@@ -14,6 +14,8 @@ void LockProfile::max_into(std::atomic<uint64_t>& m, uint64_t v) {
 }
 
 void LockProfile::set_unit(Unit u) {
+  // Set once: a plain load first, so the common call is not a locked RMW.
+  if (unit_.load(std::memory_order_relaxed) != 0) return;
   uint8_t expected = 0;
   unit_.compare_exchange_strong(expected, static_cast<uint8_t>(u), std::memory_order_relaxed);
 }

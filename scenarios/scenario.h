@@ -228,7 +228,7 @@ class TypedScenario final : public Scenario {
                                                "cpu10", "cpu11", "cpu12", "cpu13", "cpu14"};
       tids[i] = s.spawn(
           [this, &env, i] {
-            env.world.attach(env.world.initproc());
+            // Attached to init: World::curthread() does it on first use.
             if (def_.thread) def_.thread(env, i);
           },
           kNames[i]);

@@ -14,6 +14,7 @@ uint64_t next_world_id() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
+constexpr const char* kInitComm = "init";
 }  // namespace
 
 World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
@@ -22,8 +23,15 @@ World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
   taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
   prev_ = tls_current_;
   tls_current_ = this;
-  if (sim::Scheduler::current() == nullptr) global_ = this;
-  init_ = newproc(nullptr, "init");
+  if (sim::Scheduler::current() == nullptr) {
+    global_ = this;
+    make_init();  // live mode: OS threads must not race to create it
+  }
+}
+
+proc* World::make_init() {
+  init_ = newproc(nullptr, kInitComm);
+  return init_;
 }
 
 World::~World() {
@@ -32,6 +40,7 @@ World::~World() {
 }
 
 proc* World::newproc(proc* parent, const char* comm) {
+  if (init_ == nullptr && comm != kInitComm) initproc();  // init is process 1
   proc* p = make<proc>();
   p->p_pid = next_pid_++;
   p->p_pptr = parent;
@@ -45,6 +54,7 @@ proc* World::newproc(proc* parent, const char* comm) {
 }
 
 proc* World::pfind(int pid) {
+  initproc();
   for (proc* p : procs_)
     if (p->p_pid == pid) return p;
   return nullptr;
@@ -56,7 +66,7 @@ thread* World::curthread() {
     thread*& td = sim_threads_[t];
     if (td == nullptr || td->td_tid != t) {
       td = make<thread>();
-      td->td_proc = init_;
+      td->td_proc = initproc();
       td->td_tid = t;
     }
     return td;
@@ -67,7 +77,7 @@ thread* World::curthread() {
   if (owner != id_ || live_td == nullptr) {
     owner = id_;
     live_td = make<thread>();
-    live_td->td_proc = init_;
+    live_td->td_proc = initproc();
   }
   return live_td;
 }

@@ -10,8 +10,14 @@
 // (set by the constructor, cleared by the destructor).
 //
 // Threads: every simulated thread that makes syscalls is attached to a
-// process with attach(p) (thread 0 is attached to init by the constructor);
-// curthread() is its struct thread.
+// process with attach(p) (a thread not attached is init's); curthread() is
+// its struct thread.
+//
+// Cost: init (process 1, its descriptor table and knlist) is created the
+// first time something asks for a process or a thread (initproc(), newproc(),
+// pfind(), curthread(), attach()), so an execution that only exercises
+// kern_event on its own structures (tailq-pingpong) builds no process at all;
+// the result is the same as creating it in the constructor.
 //
 // Memory: kernel objects are allocated with make<T>() and live until the
 // World is destroyed, whatever the model does with them: "freeing" one marks
@@ -45,7 +51,7 @@ class World {
   static World* current() { return tls_current_ != nullptr ? tls_current_ : global_; }
   const kq_design& design() const { return design_; }
 
-  proc* initproc() { return init_; }
+  proc* initproc() { return init_ != nullptr ? init_ : make_init(); }
   // A new process: a child of `parent` with an empty descriptor table.
   proc* newproc(proc* parent, const char* comm);
   proc* pfind(int pid);
@@ -85,6 +91,8 @@ class World {
     explicit Holder(Args&&... args) : value(std::forward<Args>(args)...) {}
     T value;
   };
+
+  proc* make_init();
 
   static inline thread_local World* tls_current_ = nullptr;
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread

@@ -14,6 +14,7 @@ constinit thread_local Scheduler* Scheduler::tls_current_ = nullptr;
 namespace {
 std::atomic<uint32_t> g_generation{0};
 constexpr size_t kReadSetsPerBlock = 64;
+constexpr uint32_t kGenerationBlock = 1024;
 }  // namespace
 
 class Scheduler::JoinWait final : public Waitable {
@@ -73,8 +74,7 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   steps_ = 0;
   step_limit_ = opts_.max_steps;
   now_ = 0;
-  gen_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (gen_ == 0) gen_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+  gen_ = next_generation();
   readsets_used_ = 0;
   nthreads_ = 0;
   nrunnable_ = 0;
@@ -133,6 +133,21 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   }
   strategy_ = nullptr;
   return exec_;
+}
+
+// Generations are unique process-wide (objects such as Giant are shared by
+// the workers' schedulers) and never 0. Each scheduler takes them from the
+// global counter a block at a time, so parallel workers do not bounce one
+// cache line at every execution.
+uint32_t Scheduler::next_generation() {
+  for (;;) {
+    if (gen_next_ == gen_end_) {
+      gen_next_ = g_generation.fetch_add(kGenerationBlock, std::memory_order_relaxed);
+      gen_end_ = gen_next_ + kGenerationBlock;
+    }
+    const uint32_t g = gen_next_++;
+    if (g != 0) return g;
+  }
 }
 
 Tid Scheduler::choose(Tid current) {
@@ -614,14 +629,14 @@ void Scheduler::release_join(SyncVar& s) {
     s.gen = gen_;
     s.vc.clear();
   }
-  s.vc.join(cur_->vc);
+  s.vc.join_first(cur_->vc, nthreads_);
   cur_->vc[cur_->tid]++;
 }
 
 void Scheduler::acquire(SyncVar& s) {
   if (!opts_.race_detection || cur_ == &main_) return;
   if (s.gen != gen_) return;
-  cur_->vc.join(s.vc);
+  cur_->vc.join_first(s.vc, nthreads_);
 }
 
 ReadSet* Scheduler::new_readset() {
@@ -633,28 +648,28 @@ ReadSet* Scheduler::new_readset() {
   return rs;
 }
 
-void Scheduler::on_read(Shadow& s, SrcLoc loc, const char* op) {
-  point();
+void Scheduler::on_read_slow(Shadow& s, SrcLoc loc, const char* op) {
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
+  if (s.gen != gen_) s.reset(gen_);
+  read_check(s, loc);
+}
+
+void Scheduler::read_check(Shadow& s, SrcLoc loc) {
   Thread& t = *cur_;
   const Tid tid = t.tid;
   const uint32_t clk = t.vc[tid];
-  if (s.gen != gen_) {
-    s = Shadow{};
-    s.gen = gen_;
-  }
   if (!s.r_shared && s.r_tid == tid && s.r_clk == clk) return;  // same epoch
-  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("read", s.w_tid, s.w_loc, "write", loc, "read");
+  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("read", s.w_tid, s.w_loc(), "write", loc, "read");
   if (!s.r_shared) {
     if (s.r_clk == 0 || s.r_clk <= t.vc[s.r_tid]) {
       s.r_tid = static_cast<uint8_t>(tid);
       s.r_clk = clk;
-      s.r_loc = loc;
+      s.set_r_loc(loc);
     } else {
       ReadSet* rs = new_readset();
       rs->clk[s.r_tid] = s.r_clk;
-      rs->loc[s.r_tid] = s.r_loc;
+      rs->loc[s.r_tid] = s.r_loc();
       rs->clk[tid] = clk;
       rs->loc[tid] = loc;
       s.rs = rs;
@@ -666,21 +681,21 @@ void Scheduler::on_read(Shadow& s, SrcLoc loc, const char* op) {
   }
 }
 
-void Scheduler::on_write(Shadow& s, SrcLoc loc, const char* op) {
-  point();
+void Scheduler::on_write_slow(Shadow& s, SrcLoc loc, const char* op) {
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
+  if (s.gen != gen_) s.reset(gen_);
+  write_check(s, loc);
+}
+
+void Scheduler::write_check(Shadow& s, SrcLoc loc) {
   Thread& t = *cur_;
   const Tid tid = t.tid;
   const uint32_t clk = t.vc[tid];
-  if (s.gen != gen_) {
-    s = Shadow{};
-    s.gen = gen_;
-  }
   if (s.w_tid == tid && s.w_clk == clk && !s.r_shared && (s.r_clk == 0 || s.r_tid == tid)) return;
-  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("write", s.w_tid, s.w_loc, "write", loc, "write");
+  if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("write", s.w_tid, s.w_loc(), "write", loc, "write");
   if (!s.r_shared) {
-    if (s.r_clk != 0 && s.r_clk > t.vc[s.r_tid]) race_found("write", s.r_tid, s.r_loc, "read", loc, "write");
+    if (s.r_clk != 0 && s.r_clk > t.vc[s.r_tid]) race_found("write", s.r_tid, s.r_loc(), "read", loc, "write");
   } else {
     for (Tid u = 0; u < nthreads_; ++u)
       if (s.rs->clk[u] != 0 && s.rs->clk[u] > t.vc[u]) race_found("write", u, s.rs->loc[u], "read", loc, "write");
@@ -689,7 +704,7 @@ void Scheduler::on_write(Shadow& s, SrcLoc loc, const char* op) {
   }
   s.w_tid = static_cast<uint8_t>(tid);
   s.w_clk = clk;
-  s.w_loc = loc;
+  s.set_w_loc(loc);
 }
 
 void Scheduler::race_found(const char*, Tid other, SrcLoc other_loc, const char* other_op, SrcLoc loc,

@@ -193,9 +193,23 @@ class Scheduler {
   void acquire(SyncVar& s);       // my clock := my clock join s
 
   // ---- instrumented memory (called by sim::Cell) ----
-  // One scheduling point, then the race check, then the trace.
-  void on_read(Shadow& sh, SrcLoc loc, const char* op = "load");
-  void on_write(Shadow& sh, SrcLoc loc, const char* op = "store");
+  // One scheduling point, then the trace, then the race check. Inline: the
+  // common case (no trace, race detection on, the shadow already of this
+  // execution, an access in the same epoch as the last one) returns here.
+  void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
+    point();
+    if (opts_.trace || !opts_.race_detection || sh.gen != gen_) [[unlikely]]
+      return on_read_slow(sh, loc, op);
+    const Tid tid = cur_->tid;
+    if (!sh.r_shared && sh.r_tid == tid && sh.r_clk == cur_->vc[tid]) return;  // same epoch
+    read_check(sh, loc);
+  }
+  void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
+    point();
+    if (opts_.trace || !opts_.race_detection || sh.gen != gen_) [[unlikely]]
+      return on_write_slow(sh, loc, op);
+    write_check(sh, loc);
+  }
   uint32_t generation() const { return gen_; }
 
   // The scheduling point proper. Inline: this is the hot path.
@@ -231,6 +245,7 @@ class Scheduler {
   static void fiber_entry(ctx::transfer_t t);
   [[noreturn]] void thread_main();
   void choose_and_switch();
+  uint32_t next_generation();
   void switch_to(Thread& to);
   [[noreturn]] void switch_away_final();
   void switch_away_blocked();
@@ -245,6 +260,10 @@ class Scheduler {
   [[noreturn]] void abort_from_thread();
   void step_bound_exceeded();  // returns only while the execution is already ending
   void aborted_point();
+  void on_read_slow(Shadow& sh, SrcLoc loc, const char* op);
+  void on_write_slow(Shadow& sh, SrcLoc loc, const char* op);
+  void read_check(Shadow& sh, SrcLoc loc);
+  void write_check(Shadow& sh, SrcLoc loc);
   void race_found(const char* what, Tid other, SrcLoc other_loc, const char* other_op, SrcLoc loc,
                   const char* op);
   ReadSet* new_readset();
@@ -269,6 +288,8 @@ class Scheduler {
   uint64_t step_limit_ = 0;
   uint64_t now_ = 0;
   uint32_t gen_ = 0;
+  uint32_t gen_next_ = 0;  // next_generation(): the block this scheduler owns
+  uint32_t gen_end_ = 0;
   bool in_run_ = false;
   bool aborting_ = false;
   bool ending_ = false;  // unwinding daemons after the last non-daemon thread finished

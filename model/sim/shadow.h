@@ -23,15 +23,42 @@ struct ReadSet {
 };
 
 struct Shadow {
+  // Only `gen` is initialised by the constructor: every other field is
+  // written by reset() when an execution first touches the shadow, and read
+  // only after that (constructing the thousands of Cells of a scenario's
+  // state costs one store each).
   uint32_t gen = 0;
-  uint32_t w_clk = 0;  // 0: no write yet in this execution
-  uint32_t r_clk = 0;  // 0: no read yet (when !r_shared)
-  uint8_t w_tid = 0;
-  uint8_t r_tid = 0;
-  bool r_shared = false;
-  SrcLoc w_loc;
-  SrcLoc r_loc;
-  ReadSet* rs = nullptr;  // valid only when r_shared and gen is current
+  uint32_t w_clk;  // 0: no write yet in this execution
+  uint32_t r_clk;  // 0: no read yet (when !r_shared)
+  uint8_t w_tid;
+  uint8_t r_tid;
+  bool r_shared;
+  uint32_t w_line;
+  uint32_t r_line;
+  const char* w_file;
+  const char* r_file;
+  ReadSet* rs;  // valid only when r_shared and gen is current
+
+  Shadow() {}  // NOLINT: deliberately leaves all but gen uninitialised
+  void reset(uint32_t g) {
+    gen = g;
+    w_clk = r_clk = 0;
+    w_tid = r_tid = 0;
+    r_shared = false;
+    w_line = r_line = 0;
+    w_file = r_file = "";
+    rs = nullptr;
+  }
+  SrcLoc w_loc() const { return SrcLoc{w_file, w_line}; }
+  SrcLoc r_loc() const { return SrcLoc{r_file, r_line}; }
+  void set_w_loc(SrcLoc l) {
+    w_file = l.file;
+    w_line = l.line;
+  }
+  void set_r_loc(SrcLoc l) {
+    r_file = l.file;
+    r_line = l.line;
+  }
 };
 
 }  // namespace kqsim::sim

@@ -25,6 +25,12 @@ struct VectorClock {
   void join(const VectorClock& o) {
     for (unsigned i = 0; i < kMaxThreads; ++i) c[i] = std::max(c[i], o.c[i]);
   }
+  // join() over the first n entries only: the scheduler passes its thread
+  // count, since within an execution every entry of a thread >= n is 0 in
+  // every clock (slots are cleared at spawn, SyncVars at a new generation).
+  void join_first(const VectorClock& o, unsigned n) {
+    for (unsigned i = 0; i < n; ++i) c[i] = std::max(c[i], o.c[i]);
+  }
   // True when every entry of *this is <= the matching entry of o.
   bool leq(const VectorClock& o) const {
     bool ok = true;
