@@ -381,6 +381,8 @@ std::string replay_command(const RunInfo& info, uint64_t execution_seed, ReplayM
   if (!info.opts.sched.race_detection) cmd += " --no-race";
   if (info.opts.sched.max_steps != sim::SchedulerOptions{}.max_steps)
     cmd += fmt::format(" --max-steps {}", info.opts.sched.max_steps);
+  if (info.opts.sched.max_memory != sim::SchedulerOptions{}.max_memory)
+    cmd += fmt::format(" --max-memory {}", info.opts.sched.max_memory >> 20);
   if (mode == ReplayMode::kNoWitness) cmd += " --no-witness";
   return cmd;
 }
@@ -391,6 +393,8 @@ std::string rerun_command(const RunInfo& info, uint64_t execution) {
   if (!info.opts.sched.race_detection) cmd += " --no-race";
   if (info.opts.sched.max_steps != sim::SchedulerOptions{}.max_steps)
     cmd += fmt::format(" --max-steps {}", info.opts.sched.max_steps);
+  if (info.opts.sched.max_memory != sim::SchedulerOptions{}.max_memory)
+    cmd += fmt::format(" --max-memory {}", info.opts.sched.max_memory >> 20);
   return cmd;
 }
 

@@ -58,10 +58,20 @@ class World {
   T* make(Args&&... args) {
     auto holder = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
     T* p = &holder->value;
-    std::lock_guard<std::mutex> g(objects_mu_);  // live mode: OS threads allocate concurrently
-    objects_.push_back(std::move(holder));
+    bool over;
+    {
+      std::lock_guard<std::mutex> g(objects_mu_);  // live mode: OS threads allocate concurrently
+      objects_.push_back(std::move(holder));
+      bytes_ += sizeof(Holder<T>);
+      over = max_bytes_ != 0 && bytes_ > max_bytes_;
+    }
+    if (over) memory_limit_exceeded();  // reports (and may end the execution) outside the lock
     return p;
   }
+  // Bytes make() has allocated in this World (the per-execution memory bound
+  // SchedulerOptions::max_memory applies to it: over it, a fatal
+  // "memory-limit" finding that names --max-memory).
+  uint64_t bytes_allocated() const { return bytes_; }
   uint32_t next_serial() { return ++serial_; }
 
   // The kqueue task queue.
@@ -88,7 +98,10 @@ class World {
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread
   World* prev_ = nullptr;
   const kq_design& design_;
+  void memory_limit_exceeded();
   std::mutex objects_mu_;
+  uint64_t bytes_ = 0;
+  uint64_t max_bytes_ = 0;  // 0: no bound (live mode)
   std::vector<std::unique_ptr<HolderBase>> objects_;
   std::vector<proc*> procs_;
   proc* init_ = nullptr;
