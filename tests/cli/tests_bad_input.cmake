@@ -40,3 +40,15 @@ kqsim_add_cli_test(bad_input_replay_unknown_design
 kqsim_add_cli_test(bad_input_replay_long_choices
   ARGS "replay kern-57945 --design none --path ${_bad}/long_choices.json"
   EXIT_CODE 1 STDOUT "\\(100000 choices\\).*the path stopped fitting at choice")
+
+# The checker's own limits: bad values are usage errors; good ones run.
+kqsim_add_cli_test(bad_input_max_memory_zero ARGS "run kern-57945 --max-memory 0" EXIT_CODE 2 STDERR_LINES 1
+  STDERR "^kqsim run: --max-memory: '0' is not a number of MiB between 1 and 1048576$")
+kqsim_add_cli_test(bad_input_max_memory_text ARGS "replay kern-57945 --seed 1 --max-memory lots" EXIT_CODE 2
+  STDERR_LINES 1 STDERR "^kqsim replay: --max-memory: 'lots' is not a number of MiB")
+kqsim_add_cli_test(bad_input_max_steps_zero ARGS "run kern-57945 --max-steps 0" EXIT_CODE 2 STDERR_LINES 1
+  STDERR "^kqsim run: --max-steps: must be at least 1$")
+kqsim_add_cli_test(limits_max_memory_run ARGS "run kern-57945 --design fine --schedules 20 --max-memory 1"
+  STDOUT "verdict: clean")
+kqsim_add_cli_test(limits_step_bound ARGS "run kern-57945 --design fine --schedules 1 --max-steps 5" EXIT_CODE 1
+  STDOUT "step-bound: step bound exceeded: 5 scheduling points.*raise the bound with --max-steps.*--max-steps 5")

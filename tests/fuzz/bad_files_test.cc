@@ -113,3 +113,59 @@ TEST(AtomicFileSmoke, FailureLeavesNoFileAndKeepsTheOld) {
 
 }  // namespace
 }  // namespace kqsim
+
+#include "fuzz/limits.h"
+#include "model/kern/syscalls.h"
+#include "model/kern/world.h"
+#include "model/sim/scheduler.h"
+#include "model/sim/strategy.h"
+#include "knote/design.h"
+
+namespace kqsim {
+namespace {
+
+// The per-execution memory bound: a program that keeps creating kernel
+// objects ends with a memory-limit finding that names --max-memory.
+TEST(CheckerLimitsSmoke, MemoryBoundIsANamedFinding) {
+  sim::SchedulerOptions so;
+  so.max_memory = 64 * 1024;
+  sim::Scheduler s(so);
+  sim::RandomStrategy st(1);
+  int made = 0;
+  const sim::Execution& e = s.run(st, [&] {
+    kern::World w(*kern::find_design("fine"));
+    for (int i = 0; i < 100000; ++i) {
+      int p[2];
+      if (kern::sys_pipe(p) != 0) break;
+      kern::sys_close(p[0]);
+      kern::sys_close(p[1]);
+      ++made;
+    }
+  });
+  ASSERT_EQ(e.findings.size(), 1u);
+  EXPECT_EQ(e.findings[0].kind, sim::FindingKind::kMemoryLimit);
+  EXPECT_EQ(sim::kind_name(e.findings[0].kind), "memory-limit");
+  EXPECT_NE(e.findings[0].message.find("--max-memory"), std::string::npos) << e.findings[0].message;
+  EXPECT_LT(made, 100000);
+  // The default bound leaves ordinary programs alone.
+  sim::Scheduler s2;
+  const sim::Execution& e2 = s2.run(st, [&] {
+    kern::World w(*kern::find_design("fine"));
+    int p[2];
+    kern::sys_pipe(p);
+  });
+  EXPECT_TRUE(e2.findings.empty());
+}
+
+TEST(CheckerLimitsSmoke, MaxMemoryOptionParsing) {
+  EXPECT_EQ(fuzz::parse_max_memory("1"), uint64_t{1} << 20);
+  EXPECT_EQ(fuzz::parse_max_memory("1048576"), uint64_t{1} << 40);
+  EXPECT_FALSE(fuzz::parse_max_memory("0"));
+  EXPECT_FALSE(fuzz::parse_max_memory("1048577"));
+  EXPECT_FALSE(fuzz::parse_max_memory("-1"));
+  EXPECT_FALSE(fuzz::parse_max_memory("12abc"));
+  EXPECT_FALSE(fuzz::parse_max_memory("99999999999999999999999"));
+}
+
+}  // namespace
+}  // namespace kqsim
