@@ -40,9 +40,12 @@ std::string errno_text(int r) {
   return fmt::format(" ({})", n != nullptr ? n : fmt::format("errno {}", e));
 }
 
+constexpr int kMaxForks = 4;
+
 struct Runner {
   ByteReader in;
   KeventProgramResult& res;
+  int forks_ = 0;
 
   void line(const std::string& s) { res.listing += s + "\n"; }
   void fail(const std::string& s) {
@@ -89,6 +92,12 @@ struct Runner {
         fflags = ffb;
     }
     int64_t data = static_cast<int8_t>(db);
+    // Armed timers start the softclock daemon, which touches the World's
+    // memory after the World is gone when the execution ends (a kqsim bug the
+    // schedule harness found, tests/data/fuzz_findings/schedule-softclock-uaf;
+    // docs/fuzzing.md). Until it is fixed, timers are fuzzed only with the
+    // arguments the validation refuses (data < 0).
+    if (filter == EVFILT_TIMER && data >= 0) data = -1 - data;
     struct kevent k;
     EV_SET(&k, ident, filter, flags, fflags, data, reinterpret_cast<void*>(static_cast<uintptr_t>(ib)));
     return k;
@@ -194,6 +203,12 @@ struct Runner {
         break;
       }
       case 6: {
+        // At most kMaxForks children (each is a simulated thread; kqsim has 16).
+        if (forks_ == kMaxForks) {
+          line("fork() skipped (the program already forked 4 times)");
+          break;
+        }
+        ++forks_;
         int r = kern::sys_fork([](void*) {}, nullptr);
         line(fmt::format("fork() = {}{}", r, errno_text(r)));
         check_result(r, "fork");
@@ -222,10 +237,11 @@ KeventProgramResult run_kevent_program(const uint8_t* data, size_t size) {
   locks::WitnessScope ws(&witness);
   const sim::Execution& e = sched.run(strategy, [&] {
     kern::World world(*design);
-    Runner r{in, res};
+    Runner r{in, res, 0};
     while (!r.in.done() && res.calls < static_cast<size_t>(kMaxKeventCalls) && r.res.failure.empty()) r.step();
     kern::fork_join_all();
-    for (int fd = 0; fd < 16; ++fd) kern::sys_close(fd);
+    for (int fd = 0; fd < kern::kNoFile; ++fd)
+      if (kern::curthread()->td_proc->p_fd->fd_ofiles[fd] != nullptr) kern::sys_close(fd);
     r.check_invariants("after closing every descriptor");
     if (!kern::curthread()->td_proc->p_fd->fd_kqlist.empty())
       r.fail("a kqueue is still on fd_kqlist after every descriptor was closed");

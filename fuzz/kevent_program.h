@@ -4,7 +4,7 @@
 //
 // Contract: run_kevent_program(data, size) never crashes on any input. It
 // decodes at most kMaxCalls calls: kqueue(), pipe() (both ends non-blocking),
-// write(), read(), close(), dup(), fork() (the child exits at once) and
+// write(), read(), close(), dup(), fork() (at most 4; the child exits at once) and
 // kevent() with 0-4 changes of any filter, flags, idents in and out of range,
 // 0-8 event slots, a null or negative event list, zero or invalid timeouts
 // (never a blocking one: a lone thread waiting forever would be a deadlock of
