@@ -491,15 +491,10 @@ ReplayRun replay(const ReplaySpec& spec) {
   std::string design = spec.design;
   sim::PathFile pf;
   if (!spec.path_file.empty()) {
-    std::ifstream is(spec.path_file);
-    if (!is)
-      throw std::invalid_argument(
-          fmt::format("cannot read path file '{}': {}", spec.path_file, std::strerror(errno)));
-    std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
     try {
-      pf = sim::path_from_json(text);
+      pf = sim::load_path_file(spec.path_file);
     } catch (const sim::PathError& e) {
-      throw std::invalid_argument(fmt::format("{}: {}", spec.path_file, e.what()));
+      throw std::invalid_argument(e.what());
     }
     if (!pf.program.empty() && pf.program != spec.scenario)
       throw std::invalid_argument(fmt::format("path file '{}' was recorded for scenario '{}', not '{}'",
@@ -580,6 +575,8 @@ std::string sched_flags(const RunInfo& info) {
   if (!info.opts.sched.race_detection) cmd += " --no-race";
   if (info.opts.sched.max_steps != sim::SchedulerOptions{}.max_steps)
     cmd += fmt::format(" --max-steps {}", info.opts.sched.max_steps);
+  if (info.opts.sched.max_memory != sim::SchedulerOptions{}.max_memory)
+    cmd += fmt::format(" --max-memory {}", info.opts.sched.max_memory >> 20);
   return cmd;
 }
 

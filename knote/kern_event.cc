@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "knote/design.h"
 #include "knote/kqueue_scan_poll.h"
 #include "locks/kassert.h"
@@ -452,9 +454,14 @@ int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct t
   constexpr uint64_t kNoWait = ~uint64_t{0};
   uint64_t asbt = kForever;
   if (tsp != nullptr) {
+    // timespecvalid_interval(): a negative second or a nanosecond field
+    // outside [0, 1e9) is EINVAL.
     if (tsp->tv_sec < 0 || tsp->tv_nsec < 0 || tsp->tv_nsec >= 1'000'000'000) return kEINVAL;
     if (tsp->tv_sec == 0 && tsp->tv_nsec == 0) {
       asbt = kNoWait;
+    } else if (tsp->tv_sec > INT32_MAX) {
+      // FreeBSD: a timeout beyond INT32_MAX seconds waits forever (asbt = 0).
+      asbt = kForever;
     } else {
       sim::Scheduler* s = sim::Scheduler::current();
       asbt = (s != nullptr ? s->now() : locks::live_clock_ns()) + timespec_ns(tsp);  // live: real time
@@ -1116,10 +1123,67 @@ int kern_kqueue(thread* td, int* fdp_out) {
   return 0;
 }
 
+namespace {
+
+// KQ_NEVENTS: FreeBSD copies changes in and events out in batches of this many.
+constexpr int kKQ_NEVENTS = 8;
+
+// kqueue_kevent(): apply the change list, then scan. The copyin/copyout
+// rules are FreeBSD's, with user memory reduced to "a list or nullptr":
+//  - nchanges < 0 is EINVAL; a null changelist with nchanges > 0 fails the
+//    first copyin: EFAULT, before any change is applied.
+//  - A change that fails (or carries EV_RECEIPT) is reported as an EV_ERROR
+//    entry with data = the errno while event slots remain; with none left
+//    (nevents == 0) kevent() stops there and returns that change's errno
+//    (0 for a successful receipt), later changes unapplied. FreeBSD ignores
+//    a failed copyout of an EV_ERROR entry: a null eventlist just loses it.
+//    With nevents < 0 FreeBSD would copy EV_ERROR entries out without bound;
+//    the model counts them but copies nothing (its user memory has no
+//    bound to check against).
+//  - Any EV_ERROR entry makes kevent() return their count, without a scan.
+//  - The scan: nevents < 0 is EINVAL (after the changes are applied). A
+//    null eventlist with nevents > 0 faults on the first copyout: the scan
+//    collects at most one batch (kKQ_NEVENTS), which is lost, and returns
+//    EFAULT; with no event to copy out it returns 0 like FreeBSD.
+int kqueue_kevent(kqueue* kq, thread* td, const struct kevent* changelist, int nchanges,
+                  struct kevent* eventlist, int nevents, const struct timespec* timeout) {
+  if (nchanges < 0) return kEINVAL;
+  if (changelist == nullptr && nchanges > 0) return kEFAULT;
+  int nerrors = 0;
+  struct kevent* evout = eventlist;
+  for (int i = 0; i < nchanges; i++) {
+    struct kevent kev = changelist[i];
+    if (!kev.filter) continue;
+    kev.flags &= ~EV_SYSFLAGS;
+    int error = kqueue_register(kq, &kev, td);
+    if (error || (kev.flags & EV_RECEIPT)) {
+      if (nevents == 0) return error;
+      kev.flags = EV_ERROR;
+      kev.data = error;
+      if (evout != nullptr && nevents > 0) *evout++ = kev;
+      if (nevents > 0) nevents--;
+      nerrors++;
+    }
+  }
+  if (nerrors) {
+    td->td_retval = nerrors;
+    return 0;
+  }
+  if (eventlist == nullptr && nevents > 0) {
+    struct kevent lost[kKQ_NEVENTS];
+    int error = kqueue_scan(kq, std::min(nevents, kKQ_NEVENTS), lost, timeout, td);
+    if (error == 0 && td->td_retval > 0) error = kEFAULT;
+    return error;
+  }
+  return kqueue_scan(kq, nevents, evout, timeout, td);
+}
+
+}  // namespace
+
 int kern_kevent(thread* td, int fd, const struct kevent* changelist, int nchanges, struct kevent* eventlist,
                 int nevents, const struct timespec* timeout) {
-  if (nchanges < 0 || nevents < 0) return kEINVAL;
-  if ((changelist == nullptr && nchanges > 0) || (eventlist == nullptr && nevents > 0)) return kEFAULT;
+  // FreeBSD's order: the descriptor first (EBADF), then that it is a kqueue
+  // (EINVAL), then the counts and lists (kqueue_kevent).
   file* fp;
   int error = fget(td, fd, &fp);
   if (error) return error;
@@ -1129,29 +1193,7 @@ int kern_kevent(thread* td, int fd, const struct kevent* changelist, int nchange
     fdrop(fp, td);
     return error;
   }
-  int nerrors = 0;
-  struct kevent* evout = eventlist;
-  for (int i = 0; i < nchanges; i++) {
-    struct kevent kev = changelist[i];
-    if (!kev.filter) continue;
-    kev.flags &= ~EV_SYSFLAGS;
-    error = kqueue_register(kq, &kev, td);
-    if (error || (kev.flags & EV_RECEIPT)) {
-      if (nevents == 0) goto out;
-      kev.flags = EV_ERROR;
-      kev.data = error;
-      *evout++ = kev;
-      nevents--;
-      nerrors++;
-    }
-  }
-  if (nerrors) {
-    td->td_retval = nerrors;
-    error = 0;
-    goto out;
-  }
-  error = kqueue_scan(kq, nevents, evout, timeout, td);
-out:
+  error = kqueue_kevent(kq, td, changelist, nchanges, eventlist, nevents, timeout);
   kqueue_release(kq, 0);
   fdrop(fp, td);
   return error;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include <fmt/format.h>
+
 #include "knote/knote.h"
 #include "model/kern/filedesc.h"
 #include "model/sim/scheduler.h"
@@ -26,6 +28,8 @@ World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
   if (sim::Scheduler::current() == nullptr) {
     global_ = this;
     make_init();  // live mode: OS threads must not race to create it
+  } else {
+    max_bytes_ = sim::Scheduler::current()->options().max_memory;
   }
 }
 
@@ -37,6 +41,21 @@ proc* World::make_init() {
 World::~World() {
   tls_current_ = prev_;
   if (global_ == this) global_ = nullptr;
+}
+
+void World::memory_limit_exceeded() {
+  sim::Scheduler* s = sim::Scheduler::current();
+  const uint64_t bound = max_bytes_;
+  max_bytes_ = 0;  // one report per execution; the allocation itself succeeds
+  if (s == nullptr || s->aborting()) return;
+  sim::Finding f;
+  f.kind = sim::FindingKind::kMemoryLimit;
+  f.message = fmt::format(
+      "memory limit: the model allocated {} bytes of kernel objects in this execution, over the bound of {} "
+      "bytes (an allocation loop, or a long execution: raise the bound with --max-memory MIB)",
+      bytes_, bound);
+  f.fatal = true;
+  s->report(std::move(f));
 }
 
 proc* World::newproc(proc* parent, const char* comm) {

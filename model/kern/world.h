@@ -65,10 +65,20 @@ class World {
   T* make(Args&&... args) {
     auto holder = std::make_unique<Holder<T>>(std::forward<Args>(args)...);
     T* p = &holder->value;
-    std::lock_guard<std::mutex> g(objects_mu_);  // live mode: OS threads allocate concurrently
-    objects_.push_back(std::move(holder));
+    bool over;
+    {
+      std::lock_guard<std::mutex> g(objects_mu_);  // live mode: OS threads allocate concurrently
+      objects_.push_back(std::move(holder));
+      bytes_ += sizeof(Holder<T>);
+      over = max_bytes_ != 0 && bytes_ > max_bytes_;
+    }
+    if (over) memory_limit_exceeded();  // reports (and may end the execution) outside the lock
     return p;
   }
+  // Bytes make() has allocated in this World (the per-execution memory bound
+  // SchedulerOptions::max_memory applies to it: over it, a fatal
+  // "memory-limit" finding that names --max-memory).
+  uint64_t bytes_allocated() const { return bytes_; }
   // Live mode: OS threads allocate concurrently, hence the atomic.
   uint32_t next_serial() { return serial_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
@@ -101,7 +111,10 @@ class World {
   // thread is keyed by it, since a new World may reuse a freed one's address).
   uint64_t id_;
   const kq_design& design_;
+  void memory_limit_exceeded();
   std::mutex objects_mu_;
+  uint64_t bytes_ = 0;
+  uint64_t max_bytes_ = 0;  // 0: no bound (live mode)
   std::vector<std::unique_ptr<HolderBase>> objects_;
   std::vector<proc*> procs_;
   proc* init_ = nullptr;

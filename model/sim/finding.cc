@@ -11,6 +11,7 @@ constexpr std::array<std::string_view, kNumFindingKinds> kNames = {
     "data-race",        "deadlock",   "stack-overflow", "memory-fault",  "step-bound",
     "list-corruption",  "use-after-free", "lock-order-reversal", "lock-misuse", "assertion",
     "lost-event",       "duplicate-event", "oracle",       "limit",
+    "memory-limit",
 };
 }  // namespace
 

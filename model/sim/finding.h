@@ -33,10 +33,11 @@ enum class FindingKind : uint8_t {
   kLostEvent,          // an oracle expected an event that never came
   kDuplicateEvent,     // an oracle saw an event delivered more often than allowed
   kOracle,             // any other failed final check
-  kLimit,              // a checker resource limit (memory, recursion depth) was hit
+  kLimit,              // a checker resource limit (simulated threads) was hit
+  kMemoryLimit,        // the model allocated more than SchedulerOptions::max_memory in one execution
 };
 
-inline constexpr int kNumFindingKinds = 14;
+inline constexpr int kNumFindingKinds = 15;
 
 // Stable lower-case names used in reports, JSON and expected verdicts:
 // "data-race", "deadlock", "stack-overflow", ...

@@ -1,6 +1,12 @@
 #include "model/sim/path.h"
 
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 namespace kqsim::sim {
@@ -39,10 +45,19 @@ std::string path_to_json(const PathFile& f) {
 
 PathFile path_from_json(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) throw PathError("not a kqsim path file (malformed JSON)");
-  if (j.value("format", "") != "kqsim-path") throw PathError("not a kqsim path file (format is not \"kqsim-path\")");
-  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1)
-    throw PathError("unsupported kqsim path file version (this kqsim reads version 1)");
+  if (j.is_discarded() || !j.is_object()) {
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      throw PathError("not a kqsim path file (empty)");
+    throw PathError("not a kqsim path file (malformed JSON)");
+  }
+  auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || format->get<std::string>() != "kqsim-path")
+    throw PathError("not a kqsim path file (format is not \"kqsim-path\")");
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() || version->get<int64_t>() != 1 ||
+      (version->is_number_unsigned() && version->get<uint64_t>() != 1))
+    throw PathError(fmt::format("unsupported kqsim path file version {} (this kqsim reads version 1)",
+                                version == j.end() ? "(none)" : version->dump()));
   PathFile f;
   auto str = [&](const char* key) -> std::string {
     if (!j.contains(key)) return {};
@@ -52,13 +67,43 @@ PathFile path_from_json(std::string_view text) {
   f.program = str("program");
   f.design = str("design");
   if (j.contains("seed")) {
-    if (!j["seed"].is_number_unsigned() && !j["seed"].is_number_integer())
-      throw PathError("path file field \"seed\" must be an integer");
+    if (!j["seed"].is_number_unsigned())
+      throw PathError("path file field \"seed\" must be a non-negative integer");
     f.seed = j["seed"].get<uint64_t>();
   }
   if (!j.contains("choices") || !j["choices"].is_string()) throw PathError("path file has no \"choices\" string");
   f.choices = decode_choices(j["choices"].get<std::string>());
   return f;
+}
+
+PathFile load_path_file(const std::string& filename) {
+  std::error_code ec;
+  auto st = std::filesystem::status(filename, ec);
+  if (ec || !std::filesystem::exists(st))
+    throw PathError(fmt::format("cannot read path file '{}': {}", filename,
+                                ec ? ec.message() : std::strerror(ENOENT)));
+  if (std::filesystem::is_directory(st)) throw PathError(fmt::format("path file '{}' is a directory", filename));
+  std::ifstream is(filename, std::ios::binary);
+  if (!is) throw PathError(fmt::format("cannot read path file '{}': {}", filename, std::strerror(errno)));
+  if (std::filesystem::is_regular_file(st)) {
+    auto size = std::filesystem::file_size(filename, ec);
+    if (!ec && size > kMaxPathFileBytes)
+      throw PathError(fmt::format("path file '{}' is {} bytes (the limit is {} MiB)", filename, size,
+                                  kMaxPathFileBytes >> 20));
+  }
+  std::string text;
+  char buf[65536];
+  while (is.read(buf, sizeof buf) || is.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(is.gcount()));
+    if (text.size() > kMaxPathFileBytes)
+      throw PathError(fmt::format("path file '{}' is over {} MiB", filename, kMaxPathFileBytes >> 20));
+  }
+  if (is.bad()) throw PathError(fmt::format("cannot read path file '{}': read error", filename));
+  try {
+    return path_from_json(text);
+  } catch (const PathError& e) {
+    throw PathError(fmt::format("{}: {}", filename, e.what()));
+  }
 }
 
 size_t count_switches(const Path& p) {

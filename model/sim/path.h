@@ -9,8 +9,11 @@
 // Path files are JSON:
 //   {"format": "kqsim-path", "version": 1, "program": "tailq-race",
 //    "design": "none", "seed": 42, "choices": "0110..."}
-// Parsing rejects any other format or version, a malformed document, and
-// choices that are not hex digits, with a PathError whose what() is one line.
+// Parsing rejects any other format or version, a malformed document, fields
+// of the wrong type (a negative or fractional seed included), and choices
+// that are not hex digits, with a PathError whose what() is one line.
+// load_path_file() also refuses what is not a readable regular file and files
+// over kMaxPathFileBytes, before parsing.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +42,13 @@ struct PathFile {
 
 std::string path_to_json(const PathFile& f);
 PathFile path_from_json(std::string_view text);  // throws PathError
+
+// Reads and parses a path file. Errors (PathError, one line) name the file:
+// "cannot read path file 'F': No such file or directory", "path file 'F' is
+// a directory", "path file 'F' is 123456789 bytes (the limit is 64 MiB)",
+// "F: not a kqsim path file (malformed JSON)".
+inline constexpr size_t kMaxPathFileBytes = size_t{64} << 20;
+PathFile load_path_file(const std::string& filename);
 
 // Preemptions in a path: choices that switch away from a thread that could
 // have continued. Needs the runnable sets, so it is counted during replay;

@@ -90,6 +90,8 @@ struct SchedulerOptions {
   bool trace = false;                 // record a readable trace (replay/explain)
   bool stop_on_finding = true;        // any finding ends the execution
   size_t stack_size = 256 * 1024;     // per simulated thread, plus a guard page
+  uint64_t max_memory = uint64_t{256} << 20;  // bytes kern::World::make() may allocate per execution
+                                              // before a kMemoryLimit finding (0: no bound)
 };
 
 struct TraceEvent {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/limits.h"
 #include "tools/kqsim/verb.h"
 
 namespace kqsim::cli {
@@ -24,6 +25,7 @@ void add_replay_options(CLI::App* verb, ReplayOptions& o) {
   verb->add_flag("--no-race", o.no_race, "Turn the data-race detector off (as the run that found it)");
   verb->add_flag("--no-witness", o.no_witness, "Turn the witness's lock-order checks off (see 'kqsim run' output)");
   verb->add_option("--max-steps", o.max_steps, "Scheduling points before a step-bound finding")->type_name("N");
+  verb->add_option("--max-memory", o.max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
 }
 
 fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
@@ -64,6 +66,8 @@ fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
     if (!v || *v < 1) throw UsageError(fmt::format("--max-steps: '{}' is not a positive integer", o.max_steps));
     spec.sched.max_steps = *v;
   }
+  if (!o.max_memory.empty() && !(spec.sched.max_memory = fuzz::parse_max_memory(o.max_memory).value_or(0)))
+    throw UsageError(fmt::format("--max-memory: '{}' is not a number of MiB between 1 and 1048576", o.max_memory));
   spec.sched.race_detection = !o.no_race;
   spec.witness = !o.no_witness;
   spec.sched.trace = true;

@@ -27,6 +27,7 @@ struct ReplayOptions {
   bool no_race = false;
   bool no_witness = false;
   std::string max_steps;
+  std::string max_memory;
 };
 
 void add_replay_options(CLI::App* verb, ReplayOptions& o);

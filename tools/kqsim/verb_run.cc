@@ -24,6 +24,8 @@
 #include <memory>
 #include <string>
 
+#include "fuzz/limits.h"
+
 #include <fmt/format.h>
 
 #include "fuzz/run.h"
@@ -47,6 +49,7 @@ struct RunOptions {
   bool no_shrink = false;
   bool reproducible = false;
   std::string max_steps;
+  std::string max_memory;
   bool no_race = false;
   std::string json;
   std::string save_path;
@@ -152,6 +155,8 @@ int run_action(const RunOptions& o) {
     ro.sched.max_steps = number("--max-steps", o.max_steps);
     if (ro.sched.max_steps < 1) throw UsageError("--max-steps: must be at least 1");
   }
+  if (!o.max_memory.empty() && !(ro.sched.max_memory = fuzz::parse_max_memory(o.max_memory).value_or(0)))
+    throw UsageError(fmt::format("--max-memory: '{}' is not a number of MiB between 1 and 1048576", o.max_memory));
   ro.sched.race_detection = !o.no_race;
   ro.shrink = !o.no_shrink;
 
@@ -219,6 +224,7 @@ void add_run_verb(CLI::App& app, Context& ctx) {
                  "Leave timings and the worker count out of the report and the JSON (byte-comparable)");
   verb->add_option("--max-steps", o->max_steps, "Scheduling points per execution before a step-bound finding")
       ->type_name("N");
+  verb->add_option("--max-memory", o->max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
   verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off");
   verb->add_option("--json", o->json, "Also write the result as JSON (format kqsim-run, version 1)")
       ->type_name("FILE");
