@@ -202,6 +202,8 @@ Copies live_copies(const scenarios::Scenario& s, int threads) {
 }
 
 LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design, const LiveOptions& o) {
+  if (!s.no_live().empty())
+    throw std::invalid_argument(fmt::format("scenario {} cannot run in live mode: {}", s.name(), s.no_live()));
   const Copies copies = live_copies(s, o.threads);
   if (!copies.error.empty()) throw std::invalid_argument(copies.error);
   if (!(o.chaos >= 0 && o.chaos <= 1))

@@ -440,6 +440,29 @@ void kqueue_scan_requeue(kqueue* kq, knote* kn, bool touch) {
   }
 }
 
+}  // namespace
+
+int kqueue_scan_deadline(const struct timespec* tsp, uint64_t* asbt) {
+  *asbt = kScanForever;
+  if (tsp == nullptr) return 0;
+  // timespecvalid_interval(): a negative second or a nanosecond field
+  // outside [0, 1e9) is EINVAL.
+  if (tsp->tv_sec < 0 || tsp->tv_nsec < 0 || tsp->tv_nsec >= 1'000'000'000) return kEINVAL;
+  if (tsp->tv_sec == 0 && tsp->tv_nsec == 0) {
+    *asbt = kScanNoWait;
+  } else if (tsp->tv_sec > INT32_MAX) {
+    // FreeBSD: a timeout beyond INT32_MAX seconds waits forever (asbt = 0).
+    *asbt = kScanForever;
+  } else {
+    sim::Scheduler* s = sim::Scheduler::current();
+    *asbt = (s != nullptr ? s->now() : locks::live_clock_ns()) + timespec_ns(tsp);  // live: real time
+    if (*asbt == kScanForever || *asbt == kScanNoWait) *asbt = kScanNoWait - 1;
+  }
+  return 0;
+}
+
+namespace {
+
 int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct timespec* tsp, thread* td) {
   // The measurement design "poll" asks every knote's filter instead.
   if (design().poll_scan) return kqueue_scan_poll(kq, maxevents, ulistp, tsp, td, knote_drop);
@@ -450,24 +473,10 @@ int kqueue_scan(kqueue* kq, int maxevents, struct kevent* ulistp, const struct t
   if (maxevents < 0) return kEINVAL;
 
   // asbt: 0 = wait forever, -1 (kNoWait) = don't wait, else a virtual deadline.
-  constexpr uint64_t kForever = 0;
-  constexpr uint64_t kNoWait = ~uint64_t{0};
+  constexpr uint64_t kForever = kScanForever;
+  constexpr uint64_t kNoWait = kScanNoWait;
   uint64_t asbt = kForever;
-  if (tsp != nullptr) {
-    // timespecvalid_interval(): a negative second or a nanosecond field
-    // outside [0, 1e9) is EINVAL.
-    if (tsp->tv_sec < 0 || tsp->tv_nsec < 0 || tsp->tv_nsec >= 1'000'000'000) return kEINVAL;
-    if (tsp->tv_sec == 0 && tsp->tv_nsec == 0) {
-      asbt = kNoWait;
-    } else if (tsp->tv_sec > INT32_MAX) {
-      // FreeBSD: a timeout beyond INT32_MAX seconds waits forever (asbt = 0).
-      asbt = kForever;
-    } else {
-      sim::Scheduler* s = sim::Scheduler::current();
-      asbt = (s != nullptr ? s->now() : locks::live_clock_ns()) + timespec_ns(tsp);  // live: real time
-      if (asbt == kForever || asbt == kNoWait) asbt = kNoWait - 1;
-    }
-  }
+  if (int e = kqueue_scan_deadline(tsp, &asbt); e != 0) return e;
 
   const bool filter_under_kq_lock = !design().scan_drops_kq_lock;
   // FreeBSD keeps the marker on the scanning thread's stack. The model keeps

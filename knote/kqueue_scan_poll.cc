@@ -206,21 +206,9 @@ int kqueue_scan_poll(kqueue* kq, int maxevents, struct kevent* ulistp, const str
   if (maxevents < 0) return kEINVAL;
 
   // As kqueue_scan: 0 = wait forever, kNoWait = don't wait, else a deadline.
-  constexpr uint64_t kForever = 0;
-  constexpr uint64_t kNoWait = ~uint64_t{0};
-  uint64_t asbt = kForever;
-  if (tsp != nullptr) {
-    if (tsp->tv_sec < 0 || tsp->tv_nsec < 0 || tsp->tv_nsec >= 1'000'000'000) return kEINVAL;
-    if (tsp->tv_sec == 0 && tsp->tv_nsec == 0) {
-      asbt = kNoWait;
-    } else {
-      sim::Scheduler* s = sim::Scheduler::current();
-      const uint64_t ns =
-          static_cast<uint64_t>(tsp->tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(tsp->tv_nsec);
-      asbt = (s != nullptr ? s->now() : 0) + ns;
-      if (asbt == kForever || asbt == kNoWait) asbt = kNoWait - 1;
-    }
-  }
+  constexpr uint64_t kNoWait = kScanNoWait;
+  uint64_t asbt = kScanForever;
+  if (int e = kqueue_scan_deadline(tsp, &asbt); e != 0) return e;
 
   int error = 0;
   int n = 0;
@@ -234,7 +222,7 @@ int kqueue_scan_poll(kqueue* kq, int maxevents, struct kevent* ulistp, const str
       } else {
         kq->kq_state.store(kq->kq_state.load() | KQ_SLEEP);
         error = locks::msleep_until(kq, kq_sleep_mtx(kq), locks::PSOCK | locks::PCATCH, "kqread",
-                                    asbt == kForever ? sim::kNever : asbt);
+                                    asbt == kScanForever ? sim::kNever : asbt);
       }
       if (error == 0) continue;
       if (error == kERESTART) error = kEINTR;

@@ -43,6 +43,15 @@
 
 namespace kqsim::kern {
 
+// The deadline of a kevent() timeout, shared by both scans (kern_event.cc):
+// *asbt = kScanForever (0: wait forever; also for tv_sec > INT32_MAX, as
+// FreeBSD does), kScanNoWait (a zero timeout), or an absolute deadline on the
+// virtual clock (live mode: the real clock). Returns EINVAL for a negative
+// tv_sec or a tv_nsec outside [0, 1e9), else 0.
+inline constexpr uint64_t kScanForever = 0;
+inline constexpr uint64_t kScanNoWait = ~uint64_t{0};
+int kqueue_scan_deadline(const struct timespec* tsp, uint64_t* asbt);
+
 int kqueue_scan_poll(kqueue* kq, int maxevents, struct kevent* ulistp, const struct timespec* tsp, thread* td,
                      void (*drop)(knote* kn, thread* td));
 

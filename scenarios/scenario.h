@@ -121,6 +121,9 @@ struct Definition {
   std::function<void(Env<State>&)> invariant;
   std::function<void(Env<State>&)> after;
   std::vector<DesignExpectation> expect;
+  // Why the scenario cannot run in live mode (fuzz/live.h), e.g. it forks; null
+  // when it can. run_live refuses such a scenario with this reason.
+  const char* no_live = nullptr;
 };
 
 // Live mode: runs n thread bodies at once on OS threads (fuzz/live.cc).
@@ -145,6 +148,8 @@ class Scenario {
   const std::string& summary() const { return summary_; }
   const std::string& story() const { return story_; }
   int threads() const { return threads_; }
+  // Empty when the scenario runs in live mode, else why it cannot.
+  const std::string& no_live() const { return no_live_; }
   // In the order written in the definition.
   const std::vector<DesignExpectation>& expectations() const { return expect_; }
   // The expectation for `design`, or nullptr when the scenario does not list it.
@@ -165,6 +170,9 @@ class Scenario {
   std::string story_;
   int threads_;
   std::vector<DesignExpectation> expect_;
+
+ protected:
+  std::string no_live_;
 };
 
 // The registry, sorted by name.
@@ -211,7 +219,9 @@ template <class State>
 class TypedScenario final : public Scenario {
  public:
   explicit TypedScenario(Definition<State> d)
-      : Scenario(d.name, d.summary, d.story, d.threads, d.expect), def_(std::move(d)) {}
+      : Scenario(d.name, d.summary, d.story, d.threads, d.expect), def_(std::move(d)) {
+    if (def_.no_live != nullptr) no_live_ = def_.no_live;
+  }
 
   void execute(const kern::kq_design& design) const override {
     kern::World world(design);

@@ -67,7 +67,8 @@ struct Cell {
 std::vector<Cell> correct_cells() {
   std::vector<Cell> out;
   for (const Scenario* s : scenarios::all_scenarios())
-    for (const std::string& d : s->designs_to_run())
+    if (s->no_live().empty())
+      for (const std::string& d : s->designs_to_run())
       if (d == "giant" || d == "global" || d == "fine") out.push_back({s->name(), d});
   return out;
 }
@@ -112,6 +113,27 @@ TEST_P(LiveScenarios, MeetsItsExpectedVerdictWithoutARace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Live, LiveScenarios, ::testing::ValuesIn(correct_cells()), cell_name);
+
+// A scenario that declares it cannot run live (it forks, or its oracle needs
+// the scheduler) is refused with its reason, not run into a crash or a hang
+// (regression: fork-vs-kqclose and exit-vs-scan hung, proxy-flow-reset crashed).
+TEST(LiveRunnerRefusal, ScenariosThatCannotRunLiveAreRefusedWithTheirReason) {
+  const kern::kq_design* d = kern::find_design("fine");
+  ASSERT_NE(d, nullptr);
+  int refused = 0;
+  for (const Scenario* s : scenarios::all_scenarios()) {
+    if (s->no_live().empty()) continue;
+    ++refused;
+    try {
+      run_live(*s, *d, quiet(1));
+      ADD_FAILURE() << s->name() << " ran in live mode";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot run in live mode: " + s->no_live()), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_GE(refused, 3) << "fork-vs-kqclose, exit-vs-scan, proxy-flow-reset(-fixed) declare no_live";
+}
 
 // ---- the runner ----
 
