@@ -12,30 +12,11 @@
 
 #include "fuzz/html_report.h"
 #include "fuzz/lor_svg.h"
+#include "fuzz/atomic_file.h"
 #include "fuzz/trace_export.h"
 #include "fuzz/trace_model.h"
 
 namespace kqsim::fuzz {
-
-void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream os(tmp, std::ios::binary | std::ios::trunc);
-    if (!os) throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-    os << content;
-    os.flush();
-    if (!os) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(err)));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(err)));
-  }
-}
 
 void write_report_files(const ReportFiles& files, const ReplayRun& run, const std::string& replay_cmd,
                         const locks::WitnessGraph* graph) {

@@ -48,7 +48,6 @@ void write_report_files(const ReportFiles& files, const ReplayRun& run, const st
 
 bool report_run_finding(const ReportFiles& files, const RunInfo& info, const RunResult& result, size_t index);
 
-// Writes `content` to `path` through a temporary file and rename().
-void write_file_atomically(const std::string& path, const std::string& content);
+// Files are written with write_file_atomically (fuzz/atomic_file.h).
 
 }  // namespace kqsim::fuzz

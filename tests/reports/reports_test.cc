@@ -15,6 +15,7 @@
 
 #include "fuzz/html_report.h"
 #include "fuzz/lor_svg.h"
+#include "fuzz/atomic_file.h"
 #include "fuzz/reports.h"
 #include "fuzz/trace_export.h"
 #include "fuzz/trace_model.h"
@@ -272,7 +273,7 @@ TEST(Reports, WritesFilesAtomicallyAndReportsErrors) {
     fuzz::write_file_atomically(dir + "/no/such/dir/x.html", "x");
     ADD_FAILURE() << "no error for an unwritable path";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("cannot write " + dir + "/no/such/dir/x.html: "));
+    EXPECT_THAT(e.what(), HasSubstr("cannot write '" + dir + "/no/such/dir/x.html': "));
   }
 }
 

@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/reports.h"
 #include "fuzz/run.h"
 #include "scenarios/scenario.h"
 #include "tools/kqsim/live_options.h"
@@ -48,6 +49,7 @@ struct RunOptions {
   std::string shard;
   bool no_shrink = false;
   bool reproducible = false;
+  fuzz::ReportFiles report;  // --html / --dot / --chrome-trace: the first finding's execution
   std::string max_steps;
   std::string max_memory;
   bool no_race = false;
@@ -192,6 +194,23 @@ int run_action(const RunOptions& o) {
   }
 
   if (!o.json.empty()) write_file(o.json, fuzz::run_to_json(info, r, expected, paths, o.reproducible).dump(2) + "\n");
+  if (!o.report.empty()) {
+    if (r.findings.empty()) {
+      std::cerr << "kqsim run: no finding, so no report file was written (--html, --dot, --chrome-trace)\n";
+    } else {
+      bool same = false;
+      try {
+        same = fuzz::report_run_finding(o.report, info, r, 0);
+      } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+      }
+      for (const auto& [what, file] : {std::pair{"html", &o.report.html}, std::pair{"dot", &o.report.dot},
+                                        std::pair{"chrome-trace", &o.report.chrome_trace}})
+        if (!file->empty()) std::cout << fmt::format("report: {} {} (finding [1])\n", what, *file);
+      if (!same)
+        std::cout << "report: finding [1] did not reproduce alone; the files show its execution as it ran alone\n";
+    }
+  }
   return r.findings.empty() ? kExitOk : kExitFailure;
 }
 
@@ -220,6 +239,14 @@ void add_run_verb(CLI::App& app, Context& ctx) {
   verb->add_option("--shard", o->shard, "Run only the executions whose index % N == I (random, pct)")
       ->type_name("I/N");
   verb->add_flag("--no-shrink", o->no_shrink, "Do not shrink the findings");
+  verb->add_option("--html", o->report.html,
+                   "Write a self-contained HTML report of the first finding's execution (docs/reports.md)")
+      ->type_name("FILE");
+  verb->add_option("--dot", o->report.dot, "Write the first finding's lock-order graph as Graphviz DOT")
+      ->type_name("FILE");
+  verb->add_option("--chrome-trace", o->report.chrome_trace,
+                   "Write the first finding's interleaving as Chrome trace-event JSON (Perfetto)")
+      ->type_name("FILE");
   verb->add_flag("--reproducible", o->reproducible,
                  "Leave timings and the worker count out of the report and the JSON (byte-comparable)");
   verb->add_option("--max-steps", o->max_steps, "Scheduling points per execution before a step-bound finding")
