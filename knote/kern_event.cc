@@ -1008,7 +1008,7 @@ findkn:
       tkn = nullptr;
       // Now that the kqueue is locked, make sure the fd didn't change out
       // from under us.
-      if (fops->f_isfd && fget_locked(td->td_proc->p_fd, static_cast<int>(kev->ident)) != fp) {
+      if (fops->f_isfd && fget_noref(td->td_proc->p_fd, static_cast<int>(kev->ident)) != fp) {
         KQ_UNLOCK(kq);
         tkn = kn;
         error = kEBADF;

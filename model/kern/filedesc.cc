@@ -32,8 +32,12 @@ int fdalloc_locked(filedesc* fdp) {
 
 file* fget_locked(filedesc* fdp, int fd) {
   if (fd < 0 || fd >= static_cast<int>(fdp->fd_ofiles.size())) return nullptr;
-  return fdp->fd_ofiles[fd];
+  return __atomic_load_n(&fdp->fd_ofiles[fd], __ATOMIC_RELAXED);
 }
+
+file* fget_noref(filedesc* fdp, int fd) { return fget_locked(fdp, fd); }
+
+void fd_slot_store(filedesc* fdp, int fd, file* fp) { __atomic_store_n(&fdp->fd_ofiles[fd], fp, __ATOMIC_RELAXED); }
 
 int falloc(thread* td, file** fpp, int* fdp_out, short type, const fileops* ops, void* data, int flag) {
   filedesc* fdp = td->td_proc->p_fd;
@@ -51,7 +55,7 @@ int falloc(thread* td, file** fpp, int* fdp_out, short type, const fileops* ops,
     FILEDESC_XUNLOCK(fdp);
     return bsd::kEMFILE;
   }
-  fdp->fd_ofiles[fd] = fp;
+  fd_slot_store(fdp, fd, fp);
   FILEDESC_XUNLOCK(fdp);
   *fpp = fp;
   *fdp_out = fd;
@@ -88,7 +92,7 @@ int kern_close(thread* td, int fd) {
     FILEDESC_XUNLOCK(fdp);
     return bsd::kEBADF;
   }
-  fdp->fd_ofiles[fd] = nullptr;
+  fd_slot_store(fdp, fd, nullptr);
   // No knote may survive on a closed descriptor (FreeBSD's closefp).
   knote_fdclose(td, fd);
   FILEDESC_XUNLOCK(fdp);
@@ -110,7 +114,7 @@ int kern_dup(thread* td, int fd, int* newfd) {
     return bsd::kEMFILE;
   }
   fhold(fp);
-  fdp->fd_ofiles[nfd] = fp;
+  fd_slot_store(fdp, nfd, fp);
   FILEDESC_XUNLOCK(fdp);
   *newfd = nfd;
   return 0;

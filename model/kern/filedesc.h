@@ -27,6 +27,15 @@ int kern_close(thread* td, int fd);
 int kern_dup(thread* td, int fd, int* newfd);
 // The file at fd without a reference (the caller holds the filedesc lock), or nullptr.
 file* fget_locked(filedesc* fdp, int fd);
+// FreeBSD's fget_noref(): the file at `fd` read without the filedesc lock, as
+// kqueue_register's "did the fd change under us" re-check does under the kq
+// lock only. The slot is read with a relaxed atomic load, and every store to
+// a slot is atomic (fd_slot_store), so live mode has no data race on it: the
+// re-check is ordered against close() by the kq lock knote_fdclose() takes.
+// (The table itself only grows under the exclusive lock; a reader racing with
+// a growth is not modelled.)
+file* fget_noref(filedesc* fdp, int fd);
+void fd_slot_store(filedesc* fdp, int fd, file* fp);
 
 inline void FILEDESC_XLOCK(filedesc* fdp, SrcLoc loc = SrcLoc::current()) { locks::sx_xlock(&fdp->fd_sx, loc); }
 inline void FILEDESC_XUNLOCK(filedesc* fdp, SrcLoc loc = SrcLoc::current()) {
