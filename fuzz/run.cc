@@ -108,6 +108,7 @@ struct Kept {
 
 struct Share {
   std::vector<Kept> kept;
+  std::unordered_map<std::string, size_t> index;  // dedup_key -> position in kept
   uint64_t executions = 0;
   uint64_t total_steps = 0;
 };
@@ -198,6 +199,24 @@ uint64_t shard_size(const RunOptions& o) {
   return (o.executions - o.shard.index + o.shard.count - 1) / o.shard.count;
 }
 
+// Keeps execution i's findings in `out`: a finding already kept (same
+// dedup_key) only counts one more execution; a new one is kept with its
+// execution index and seed (0 for the exhaustive search, which replays by path).
+void keep_findings(Share& out, const sim::Execution& e, uint64_t i, uint64_t es, ProgressMeter& progress) {
+  for (size_t k = 0; k < e.findings.size(); ++k) {
+    const sim::Finding& f = e.findings[k];
+    std::string key = f.dedup_key();
+    auto it = out.index.find(key);
+    if (it != out.index.end()) {
+      ++out.kept[it->second].found.count;
+      continue;
+    }
+    progress.found(key);
+    out.index.emplace(std::move(key), out.kept.size());
+    out.kept.push_back(Kept{FoundFinding{f, i, es, 1}, k});
+  }
+}
+
 // Worker `w` of `nw`: the shard's executions number w, w + nw, w + 2 nw, ...
 Share run_share(const scenarios::Scenario& sc, const kern::kq_design& design, const RunOptions& opts,
                 uint64_t pct_k, unsigned w, unsigned nw, ProgressMeter& progress, locks::Witness& witness) {
@@ -208,7 +227,6 @@ Share run_share(const scenarios::Scenario& sc, const kern::kq_design& design, co
   sim::Scheduler sched(so);
   PerExecution strategy(opts, pct_k);
   Share out;
-  std::unordered_map<std::string, size_t> index;
   uint64_t since_report = 0;
   const uint64_t n = shard_size(opts);
   for (uint64_t j = w; j < n; j += nw) {
@@ -217,18 +235,7 @@ Share run_share(const scenarios::Scenario& sc, const kern::kq_design& design, co
     const sim::Execution& e = sched.run(strategy.for_seed(es), [&sc, &design] { sc.execute(design); });
     ++out.executions;
     out.total_steps += e.steps;
-    for (size_t k = 0; k < e.findings.size(); ++k) {
-      const sim::Finding& f = e.findings[k];
-      std::string key = f.dedup_key();
-      auto it = index.find(key);
-      if (it != index.end()) {
-        ++out.kept[it->second].found.count;
-        continue;
-      }
-      progress.found(key);
-      index.emplace(std::move(key), out.kept.size());
-      out.kept.push_back(Kept{FoundFinding{f, i, es, 1}, k});
-    }
+    keep_findings(out, e, i, es, progress);
     if (++since_report == 64) {
       progress.add(since_report);
       since_report = 0;
@@ -248,24 +255,12 @@ Share run_exhaustive(const scenarios::Scenario& sc, const kern::kq_design& desig
   sim::Scheduler sched(so);
   BoundedStrategy strategy(opts.preemptions);
   Share out;
-  std::unordered_map<std::string, size_t> index;
   uint64_t since_report = 0;
   for (uint64_t i = 0; i < opts.executions; ++i) {
     const sim::Execution& e = sched.run(strategy, [&sc, &design] { sc.execute(design); });
     ++out.executions;
     out.total_steps += e.steps;
-    for (size_t k = 0; k < e.findings.size(); ++k) {
-      const sim::Finding& f = e.findings[k];
-      std::string key = f.dedup_key();
-      auto it = index.find(key);
-      if (it != index.end()) {
-        ++out.kept[it->second].found.count;
-        continue;
-      }
-      progress.found(key);
-      index.emplace(std::move(key), out.kept.size());
-      out.kept.push_back(Kept{FoundFinding{f, i, 0, 1}, k});
-    }
+    keep_findings(out, e, i, 0, progress);
     if (++since_report == 64) {
       progress.add(since_report);
       since_report = 0;
