@@ -87,6 +87,10 @@ struct kevent_cells {
 };
 
 struct knote {
+  // Every member has its initialiser; the empty user-provided constructor
+  // keeps `knote{}` / `State state{}` from zero-filling the whole object
+  // before running them (a measurable cost per execution).
+  knote() {}  // NOLINT(modernize-use-equals-default): = default would re-enable the zero-fill
   sim::SlistEntry kn_link;     // for kq: kq_knlist[fd] / kq_knhash bucket; kq lock
   sim::SlistEntry kn_selnext;  // for struct knlist; knlist lock
   Cell<knlist*> kn_knlist;     // f_attach populated
@@ -125,6 +129,7 @@ struct knlist {
 };
 
 struct kqueue {
+  kqueue() {}  // NOLINT(modernize-use-equals-default): see knote()
   locks::mtx kq_lock;             // "kqueue"
   Cell<int> kq_refcnt;            // kq lock
   sim::TailqHead<knote, &knote::kn_tqe> kq_head;  // pending events; kq lock

@@ -91,7 +91,8 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
   if (w != nullptr) {
     w->lock(lo, flags, site);
     if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
-      w->profile().record_acquire(w->class_of(lo), contended, s.steps() - t0, LockProfile::Unit::kSteps);
+      w->profile().record_acquire(w->class_of(lo), contended, s.steps() - t0, LockProfile::Unit::kSteps,
+                                  w == Witness::thread_current());
   }
   if (s.tracing())
     s.trace_note(exclusive ? "lock" : "slock", fmt::format("{} \"{}\"{}", lock_class_name(lo.lo_class), lo.lo_name,
@@ -129,7 +130,8 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
   if (w != nullptr) {
     w->unlock(lo, site);
     if (exclusive && w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
-      w->profile().record_release(w->class_of(lo), s.steps() - lo.acquired_at, LockProfile::Unit::kSteps);
+      w->profile().record_release(w->class_of(lo), s.steps() - lo.acquired_at, LockProfile::Unit::kSteps,
+                                  w == Witness::thread_current());
   }
   if (s.tracing())
     s.trace_note(exclusive ? "unlock" : "sunlock", fmt::format("{} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name),
@@ -298,9 +300,7 @@ void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point_after) 
   release_live(lo, exclusive, site);
 }
 
-bool lo_owned(const lock_object& lo) {
-  if (sim::Scheduler* s = sim::Scheduler::current())
-    return lo.gen == s->generation() && lo.owner_tid == s->self();
+bool lo_owned_live(const lock_object& lo) {
   std::lock_guard<std::mutex> g(const_cast<lock_object&>(lo).live_m);
   return lo.live_owner == live_tid();
 }

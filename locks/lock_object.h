@@ -22,11 +22,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
 
+#include "locks/live_condvar.h"
 #include "locks/witness_graph.h"
 #include "model/sim/scheduler.h"
 #include "model/sim/srcloc.h"
@@ -106,7 +106,7 @@ struct lock_object : sim::Waitable {
 
   // Live-mode state.
   std::mutex live_m;
-  std::condition_variable live_cv;
+  LiveCondvar live_cv;  // built on first wait (locks/live_condvar.h)
   Tid live_owner = kNoThread;
   uint32_t live_recurse = 0;
   uint32_t live_sharers = 0;
@@ -131,7 +131,12 @@ bool lo_acquire(lock_object& lo, bool exclusive, bool try_only, SrcLoc site);
 void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point_after = true);
 
 // Queries, in the calling thread's mode.
-bool lo_owned(const lock_object& lo);      // held exclusively by the caller
+// held exclusively by the caller (inline: every KQ_OWNED asks this)
+bool lo_owned_live(const lock_object& lo);
+inline bool lo_owned(const lock_object& lo) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return lo.gen == s->generation() && lo.owner_tid == s->self();
+  return lo_owned_live(lo);
+}
 uint32_t lo_recursed(const lock_object& lo);
 uint32_t lo_sharers(const lock_object& lo);
 // lock_assert-style check; a failure is a KASSERT panic.

@@ -65,7 +65,7 @@ bool mtx_owned(const mtx* m) { return lo_owned(*m); }
 
 int mtx_recursed(const mtx* m) { return static_cast<int>(lo_recursed(*m)); }
 
-void mtx_assert(const mtx* m, int what, SrcLoc loc) {
+void mtx_assert_slow(const mtx* m, int what, SrcLoc loc) {
   if (what == MA_NOTOWNED) {
     if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;
     if (lo_owned(*m)) panic_at(fmt::format("mutex {} owned", m->lo_name), loc);

@@ -38,7 +38,12 @@ void mtx_unlock_spin(mtx* m, SrcLoc loc = SrcLoc::current());
 int mtx_trylock(mtx* m, SrcLoc loc = SrcLoc::current());
 bool mtx_owned(const mtx* m);
 int mtx_recursed(const mtx* m);
-void mtx_assert(const mtx* m, int what, SrcLoc loc = SrcLoc::current());
+void mtx_assert_slow(const mtx* m, int what, SrcLoc loc);
+// Inline: MA_OWNED on an owned mutex (every KQ_OWNED) is one comparison.
+inline void mtx_assert(const mtx* m, int what, SrcLoc loc = SrcLoc::current()) {
+  if (what == MA_OWNED && lo_owned(*m)) return;
+  mtx_assert_slow(m, what, loc);
+}
 inline const char* mtx_name(const mtx* m) { return m->lo_name; }
 
 extern mtx Giant;

@@ -7,8 +7,12 @@
 
 namespace kqsim::locks {
 
-void LockProfile::max_into(std::atomic<uint64_t>& m, uint64_t v) {
+void LockProfile::max_into(std::atomic<uint64_t>& m, uint64_t v, bool single_writer) {
   uint64_t cur = m.load(std::memory_order_relaxed);
+  if (single_writer) {
+    if (v > cur) m.store(v, std::memory_order_relaxed);
+    return;
+  }
   while (v > cur && !m.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
   }
 }
@@ -20,22 +24,22 @@ void LockProfile::set_unit(Unit u) {
   unit_.compare_exchange_strong(expected, static_cast<uint8_t>(u), std::memory_order_relaxed);
 }
 
-void LockProfile::record_acquire(ClassId c, bool contended, uint64_t wait, Unit u) {
+void LockProfile::record_acquire(ClassId c, bool contended, uint64_t wait, Unit u, bool single_writer) {
   set_unit(u);
   Row& r = rows_[std::min<ClassId>(c, kMaxProfiled - 1)];
-  r.acq.fetch_add(1, std::memory_order_relaxed);
+  add_into(r.acq, 1, single_writer);
   if (contended) {
-    r.cont.fetch_add(1, std::memory_order_relaxed);
-    r.wait_total.fetch_add(wait, std::memory_order_relaxed);
-    max_into(r.wait_max, wait);
+    add_into(r.cont, 1, single_writer);
+    add_into(r.wait_total, wait, single_writer);
+    max_into(r.wait_max, wait, single_writer);
   }
 }
 
-void LockProfile::record_release(ClassId c, uint64_t hold, Unit u) {
+void LockProfile::record_release(ClassId c, uint64_t hold, Unit u, bool single_writer) {
   set_unit(u);
   Row& r = rows_[std::min<ClassId>(c, kMaxProfiled - 1)];
-  r.hold_total.fetch_add(hold, std::memory_order_relaxed);
-  max_into(r.hold_max, hold);
+  add_into(r.hold_total, hold, single_writer);
+  max_into(r.hold_max, hold, single_writer);
 }
 
 void LockProfile::reset() {

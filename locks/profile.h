@@ -6,7 +6,9 @@
 // Times are in scheduling steps in deterministic mode and in nanoseconds in
 // live mode; `unit()` says which the table holds (a profile mixing both is
 // refused: the first record fixes the unit). Thread-safe: counters are
-// relaxed atomics, so live-mode threads record without a lock.
+// relaxed atomics, so live-mode threads record without a lock; a
+// deterministic worker, the only writer of its own profile, skips the locked
+// read-modify-writes (single_writer).
 #pragma once
 
 #include <array>
@@ -35,8 +37,11 @@ class LockProfile {
 
   enum class Unit : uint8_t { kNone, kSteps, kNanoseconds };
 
-  void record_acquire(ClassId c, bool contended, uint64_t wait, Unit u);
-  void record_release(ClassId c, uint64_t hold, Unit u);
+  // `single_writer`: the caller is the only thread recording into this
+  // profile (a deterministic worker's own Witness), so the counters are
+  // updated with plain loads and stores instead of locked read-modify-writes.
+  void record_acquire(ClassId c, bool contended, uint64_t wait, Unit u, bool single_writer = false);
+  void record_release(ClassId c, uint64_t hold, Unit u, bool single_writer = false);
   void reset();
   Unit unit() const { return static_cast<Unit>(unit_.load(std::memory_order_relaxed)); }
   const char* unit_name() const;
@@ -53,7 +58,11 @@ class LockProfile {
   struct Row {
     std::atomic<uint64_t> acq{0}, cont{0}, hold_total{0}, hold_max{0}, wait_total{0}, wait_max{0};
   };
-  static void max_into(std::atomic<uint64_t>& m, uint64_t v);
+  static void max_into(std::atomic<uint64_t>& m, uint64_t v, bool single_writer);
+  static void add_into(std::atomic<uint64_t>& m, uint64_t v, bool single_writer) {
+    if (single_writer) m.store(m.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+    else m.fetch_add(v, std::memory_order_relaxed);
+  }
   void set_unit(Unit u);
   std::array<Row, kMaxProfiled> rows_;
   std::atomic<uint8_t> unit_{0};

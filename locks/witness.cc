@@ -1,7 +1,9 @@
 #include "locks/witness.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -34,21 +36,39 @@ uint64_t Witness::next_id() {
 ClassId Witness::class_of(lock_object& lo) {
   const uint64_t word = lo.w_cache.load(std::memory_order_relaxed);
   if (word >> 32 == id_) return static_cast<ClassId>(word);
-  const ClassId c = graph_.intern_class(lo.lo_type, lock_class_name(lo.lo_class));
+  // A lock built afresh (each execution's kqueue mutex) has no cached class:
+  // before the graph's name table (a hash lookup under its mutex), try a small
+  // per-OS-thread cache keyed by the type string's address and confirmed by
+  // its text, so a reused address with another name never matches.
+  struct TypeEntry {
+    uint64_t witness = 0;
+    const char* type = nullptr;
+    LockClass cls = LockClass::kSleepMutex;
+    ClassId id = 0;
+    std::array<char, 32> text{};
+  };
+  thread_local std::array<TypeEntry, 16> type_cache;
+  TypeEntry& e = type_cache[(reinterpret_cast<uintptr_t>(lo.lo_type) >> 4) % type_cache.size()];
+  ClassId c;
+  if (e.witness == id_ && e.type == lo.lo_type && e.cls == lo.lo_class &&
+      std::strncmp(e.text.data(), lo.lo_type, e.text.size()) == 0) {
+    c = e.id;
+  } else {
+    c = graph_.intern_class(lo.lo_type, lock_class_name(lo.lo_class));
+    if (std::strlen(lo.lo_type) < e.text.size()) {
+      e.witness = id_;
+      e.type = lo.lo_type;
+      e.cls = lo.lo_class;
+      e.id = c;
+      std::strncpy(e.text.data(), lo.lo_type, e.text.size());
+    }
+  }
   // Ids past 2^32 never match a cached word; such a witness interns each time.
   if (id_ <= UINT32_MAX) lo.w_cache.store(id_ << 32 | c, std::memory_order_relaxed);
   return c;
 }
 
-Witness::HeldStack& Witness::held() {
-  if (sim::Scheduler* s = sim::Scheduler::current()) {
-    HeldStack& h = sim_held_[s->self()];
-    if (h.gen != s->generation()) {
-      h.gen = s->generation();
-      h.locks.clear();
-    }
-    return h;
-  }
+Witness::HeldStack& Witness::live_held() {
   thread_local HeldStack live_held;
   HeldStack& h = live_held;
   if (h.owner != this) {
@@ -104,11 +124,7 @@ size_t Witness::live_finding_count() {
   return live_findings_.size();
 }
 
-void Witness::checkorder(lock_object& lo, int flags, SrcLoc site) {
-  if (!opts_.check || (flags & LOP_TRYLOCK) || (lo.lo_flags & MTX_NOWITNESS)) return;
-  if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;
-  HeldStack& h = held();
-  if (h.locks.empty()) return;
+void Witness::checkorder_held(HeldStack& h, lock_object& lo, SrcLoc site) {
   ClassId c = class_of(lo);
   for (const Held& e : h.locks) {
     if (e.lo == &lo) continue;  // recursion: the primitive decides
@@ -140,15 +156,7 @@ void Witness::checkorder(lock_object& lo, int flags, SrcLoc site) {
   }
 }
 
-void Witness::lock(lock_object& lo, int flags, SrcLoc site) {
-  HeldStack& h = held();
-  for (const Held& e : h.locks)
-    if (e.lo == &lo && (flags & LOP_EXCLUSIVE)) return;  // recursion: one entry
-  h.locks.push_back(Held{&lo, site, flags});
-}
-
-void Witness::unlock(lock_object& lo, SrcLoc) {
-  HeldStack& h = held();
+void Witness::unlock_inner(HeldStack& h, lock_object& lo) {
   for (size_t i = h.locks.size(); i-- > 0;) {
     if (h.locks[i].lo == &lo) {
       h.locks.erase(h.locks.begin() + static_cast<long>(i));
@@ -182,10 +190,7 @@ bool Witness::sleep_check(const lock_object* except, const std::string& what, Sr
   return true;
 }
 
-void Witness::thread_exit(Tid tid) {
-  if (!opts_.check) return;
-  HeldStack& h = held();
-  if (h.locks.empty()) return;
+void Witness::report_held_at_exit(HeldStack& h, Tid tid) {
   std::string list;
   sim::Finding f;
   for (const Held& e : h.locks) {

@@ -74,10 +74,37 @@ class Witness {
 
   ClassId class_of(lock_object& lo);
 
-  void checkorder(lock_object& lo, int flags, SrcLoc site);
-  void lock(lock_object& lo, int flags, SrcLoc site);
-  void unlock(lock_object& lo, SrcLoc site);
-  void thread_exit(Tid tid);
+  // The hooks are inline up to the common case (nothing held before an
+  // acquisition; the lock released is the last one taken; nothing held at
+  // exit): they run at every lock operation of every execution.
+  void checkorder(lock_object& lo, int flags, SrcLoc site) {
+    if (!opts_.check || (flags & LOP_TRYLOCK) || (lo.lo_flags & MTX_NOWITNESS)) return;
+    if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;
+    HeldStack& h = held();
+    if (h.locks.empty()) return;
+    checkorder_held(h, lo, site);
+  }
+  void lock(lock_object& lo, int flags, SrcLoc site) {
+    HeldStack& h = held();
+    if (flags & LOP_EXCLUSIVE)
+      for (const Held& e : h.locks)
+        if (e.lo == &lo) return;  // recursion: one entry
+    h.locks.push_back(Held{&lo, site, flags});
+  }
+  void unlock(lock_object& lo, SrcLoc) {
+    HeldStack& h = held();
+    if (!h.locks.empty() && h.locks.back().lo == &lo) {
+      h.locks.pop_back();
+      return;
+    }
+    unlock_inner(h, lo);
+  }
+  void thread_exit(Tid tid) {
+    if (!opts_.check) return;
+    HeldStack& h = held();
+    if (h.locks.empty()) return;
+    report_held_at_exit(h, tid);
+  }
   // Reports when the calling thread holds a spin mutex other than `except`
   // and is about to sleep (`what` says how: "msleep on \"kqread\"", "blocking
   // on sleep mutex \"kqueue\""). Returns true when it reported.
@@ -107,7 +134,23 @@ class Witness {
     const Witness* owner = nullptr;
     std::vector<Held> locks;
   };
-  HeldStack& held();
+  // The calling thread's held stack: the simulated thread's of the running
+  // execution, or the live OS thread's.
+  HeldStack& held() {
+    if (sim::Scheduler* s = sim::Scheduler::current()) {
+      HeldStack& h = sim_held_[s->self()];
+      if (h.gen != s->generation()) [[unlikely]] {
+        h.gen = s->generation();
+        h.locks.clear();
+      }
+      return h;
+    }
+    return live_held();
+  }
+  HeldStack& live_held();
+  void checkorder_held(HeldStack& h, lock_object& lo, SrcLoc site);
+  static void unlock_inner(HeldStack& h, lock_object& lo);
+  void report_held_at_exit(HeldStack& h, Tid tid);
   std::string held_line(const Held& h) const;
 
   static inline thread_local Witness* tls_current_ = nullptr;

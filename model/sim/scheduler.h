@@ -198,18 +198,48 @@ class Scheduler {
   // One scheduling point, then the trace, then the race check. Inline: the
   // common case (no trace, race detection on, the shadow already of this
   // execution, an access in the same epoch as the last one) returns here.
+  // The inline part is FastTrack's common cases: the read is in the same
+  // epoch as the last one, or every earlier access happens-before this one
+  // and the reads are not shared (an epoch of 0, "no access yet", is <= any
+  // clock, so no separate test for it). Everything else - a race, a read
+  // that makes the read set shared, a shared read set - is read_check() /
+  // write_check().
   void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
     point();
-    if (opts_.trace || !opts_.race_detection || sh.gen != gen_) [[unlikely]]
+    if (opts_.trace || !opts_.race_detection) [[unlikely]]
       return on_read_slow(sh, loc, op);
-    const Tid tid = cur_->tid;
-    if (!sh.r_shared && sh.r_tid == tid && sh.r_clk == cur_->vc[tid]) return;  // same epoch
+    const Thread& t = *cur_;
+    const uint32_t clk = t.vc[t.tid];
+    if (sh.gen != gen_) {  // the first access of this execution: nothing to race with
+      sh.reset_read(gen_, static_cast<uint8_t>(t.tid), clk, loc);
+      return;
+    }
+    if (!sh.r_shared) [[likely]] {
+      if (sh.r_tid == t.tid && sh.r_clk == clk) return;  // same epoch
+      if (sh.w_clk <= t.vc[sh.w_tid] && sh.r_clk <= t.vc[sh.r_tid]) {
+        sh.r_tid = static_cast<uint8_t>(t.tid);
+        sh.r_clk = clk;
+        sh.set_r_loc(loc);
+        return;
+      }
+    }
     read_check(sh, loc);
   }
   void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
     point();
-    if (opts_.trace || !opts_.race_detection || sh.gen != gen_) [[unlikely]]
+    if (opts_.trace || !opts_.race_detection) [[unlikely]]
       return on_write_slow(sh, loc, op);
+    const Thread& t = *cur_;
+    if (sh.gen != gen_) {  // the first access of this execution
+      sh.reset_write(gen_, static_cast<uint8_t>(t.tid), t.vc[t.tid], loc);
+      return;
+    }
+    if (!sh.r_shared && sh.w_clk <= t.vc[sh.w_tid] && sh.r_clk <= t.vc[sh.r_tid]) [[likely]] {
+      sh.w_tid = static_cast<uint8_t>(t.tid);
+      sh.w_clk = t.vc[t.tid];
+      sh.set_w_loc(loc);
+      return;
+    }
     write_check(sh, loc);
   }
   uint32_t generation() const { return gen_; }

@@ -49,6 +49,34 @@ struct Shadow {
     w_file = r_file = "";
     rs = nullptr;
   }
+  // reset() followed by the first access of the execution (which cannot
+  // race: nothing came before it), in one pass.
+  void reset_read(uint32_t g, uint8_t tid, uint32_t clk, SrcLoc l) {
+    gen = g;
+    w_clk = 0;
+    w_tid = 0;
+    r_tid = tid;
+    r_clk = clk;
+    r_shared = false;
+    w_line = 0;
+    w_file = "";
+    r_line = l.line;
+    r_file = l.file;
+    rs = nullptr;
+  }
+  void reset_write(uint32_t g, uint8_t tid, uint32_t clk, SrcLoc l) {
+    gen = g;
+    w_clk = clk;
+    w_tid = tid;
+    r_tid = 0;
+    r_clk = 0;
+    r_shared = false;
+    w_line = l.line;
+    w_file = l.file;
+    r_line = 0;
+    r_file = "";
+    rs = nullptr;
+  }
   SrcLoc w_loc() const { return SrcLoc{w_file, w_line}; }
   SrcLoc r_loc() const { return SrcLoc{r_file, r_line}; }
   void set_w_loc(SrcLoc l) {
