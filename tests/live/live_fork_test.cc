@@ -38,9 +38,9 @@ using sim::FindingKind;
 // in which its use-after-free must show at least once. Measured hit rate:
 // see docs/live.md ("proxy-flow-reset live").
 #if defined(KQSIM_SANITIZER_THREAD)
-constexpr uint64_t kProxyIterations = 300;
+constexpr uint64_t kProxyIterations = 200;
 #else
-constexpr uint64_t kProxyIterations = 300;
+constexpr uint64_t kProxyIterations = 200;
 #endif
 
 LiveOptions quiet(uint64_t iterations) {
