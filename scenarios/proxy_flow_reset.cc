@@ -96,6 +96,7 @@ struct Flow {
   std::string freed_by_name;           // both modes: "cpu0"
   SrcLoc freed_at;
   std::atomic<int> frees{0};
+  std::atomic<bool> uaf_reported{false};  // live mode: one report per flow
 };
 
 // The calling thread's name: the scheduler's in deterministic mode, the live
@@ -110,12 +111,16 @@ std::string thread_name_now() {
 // seen): a use-after-free finding naming the flow when it was freed. In live
 // mode the "freed" memory stays valid as well (World::make), so the use
 // itself is harmless and only this check sees it; the thread goes on (live
-// findings do not end anything), and the message names the threads by their
-// live names only, so that the same use in many iterations is one finding.
+// findings do not end anything), so only the first use of the flow after its
+// free is reported, and the message names the threads by their live names
+// only, so that the same use in many iterations is one finding.
 Flow* flow_use(Flow* f, const char* what, SrcLoc loc = SrcLoc::current()) {
   if (!f->freed.load(std::memory_order_acquire)) return f;
   sim::Scheduler* s = sim::Scheduler::current();
   if (s == nullptr) {
+    // Live mode: the thread goes on and would report each following access
+    // too; the first use of this flow after its free is the finding.
+    if (f->uaf_reported.exchange(true, std::memory_order_relaxed)) return f;
     report(FindingKind::kUseAfterFree,
            fmt::format("use after free: proxy flow used after it was freed\n"
                        " {} by thread \"{}\" at {}\n freed by thread \"{}\" at {}",
