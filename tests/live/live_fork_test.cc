@@ -204,9 +204,11 @@ TEST(LiveFork, TheStallWatchdogCoversProcessThreads) {
   };
   LiveResult r = run_live(s, *kern::find_design("fine"), o);
   EXPECT_TRUE(r.findings.empty()) << all_findings(r);
-  EXPECT_NE(stalled.find("did not finish within 0.3 s (1 of 2 threads still running)"), std::string::npos)
-      << stalled;
+  // cpu0 has nothing to do, but on a loaded machine it may not have run yet.
+  EXPECT_NE(stalled.find("did not finish within 0.3 s ("), std::string::npos) << stalled;
+  EXPECT_NE(stalled.find("of 2 threads still running)"), std::string::npos) << stalled;
   EXPECT_NE(stalled.find("= pid2"), std::string::npos) << stalled;
+  EXPECT_NE(stalled.find("still running: pid2"), std::string::npos) << stalled;
 }
 
 TEST(LiveFork, ForkAndExitScenariosWithCopiesAreClean) {
