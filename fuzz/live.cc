@@ -111,7 +111,7 @@ std::string waiters(const std::vector<LiveThreadName>& names) {
     line += fmt::format(" {} = {}", n.tid, n.name);
     if (!n.done) running += " " + n.name;
   }
-  line += "\nstill running:" + (running.empty() ? std::string(" (none yet started)") : running) + "\n";
+  line += "\nstill running:" + (running.empty() ? std::string(" (threads not started yet)") : running) + "\n";
   std::string text = locks::live_waiters_text();
   if (text.empty()) return line + "no thread is blocked on a lock (a livelock, or a sleep that is never woken)\n";
   return line + text;
