@@ -9,12 +9,14 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "locks/live_waiters.h"
 #include "locks/witness.h"
 #include "model/sim/chaos.h"
+#include "model/sim/live_host.h"
 
 namespace kqsim::fuzz {
 
@@ -95,89 +97,160 @@ void default_on_stall(const std::string& what) {
   std::_Exit(1);
 }
 
-// What blocked threads wait for, naming the scenario threads.
-std::string waiters(const std::vector<locks::Tid>& tids) {
+// One OS thread of an iteration, for the stall report.
+struct LiveThreadName {
+  locks::Tid tid = locks::kNoThread;
+  std::string name;
+  bool done = false;
+};
+
+// Which threads still run, and what blocked threads wait for.
+std::string waiters(const std::vector<LiveThreadName>& names) {
+  std::string line = "live threads:", running;
+  for (const LiveThreadName& n : names) {
+    line += fmt::format(" {} = {}", n.tid, n.name);
+    if (!n.done) running += " " + n.name;
+  }
+  line += "\nstill running:" + (running.empty() ? std::string(" (threads not started yet)") : running) + "\n";
   std::string text = locks::live_waiters_text();
-  if (text.empty()) return "no thread is blocked on a lock (a livelock, or a sleep that is never woken)\n";
-  std::string names = "live threads:";
-  for (size_t k = 0; k < tids.size(); ++k) names += fmt::format(" {} = cpu{}", tids[k], k);
-  return names + "\n" + text;
+  if (text.empty()) return line + "no thread is blocked on a lock (a livelock, or a sleep that is never woken)\n";
+  return line + text;
 }
 
+// True on the OS threads an OsThreads started (not on the runner's own).
+thread_local bool tls_started_thread = false;
+
 // Runs thread bodies on OS threads, released together, with chaos and the
-// run's witness installed, and a stall watchdog.
-class OsThreads final : public scenarios::LiveThreads {
+// run's witness installed, and a stall watchdog. It is also the live Host
+// (model/sim/live_host.h): fork() starts the child process's thread here, with
+// the same per-thread context, and run() waits for those threads too.
+class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
  public:
   OsThreads(const LiveOptions& o, locks::Witness* w, Collector& c, std::string what)
       : o_(o), w_(w), c_(c), what_(std::move(what)) {}
-  void set_iteration(uint64_t i) { iteration_ = i; }
+  ~OsThreads() override { join_all_now(); }
+  OsThreads(const OsThreads&) = delete;
+  OsThreads& operator=(const OsThreads&) = delete;
+
+  void set_iteration(uint64_t i) {
+    iteration_ = i;
+    knob_.p = o_.chaos;
+    knob_.seed = mix(o_.seed, i);
+    std::lock_guard<std::mutex> g(m_);
+    names_.clear();
+    next_child_ = 0;
+  }
   uint64_t delays() const { return delays_.load(std::memory_order_relaxed); }
 
+  // LiveThreads: the scenario's thread bodies, released together; returns
+  // when they and every process thread started meanwhile have returned.
   void run(int n, const std::function<void(int)>& body) override {
     std::atomic<bool> go{false};
-    std::mutex m;
-    std::condition_variable cv;
-    int done = 0;
-    std::vector<locks::Tid> tids(static_cast<size_t>(n), locks::kNoThread);
-    std::vector<std::thread> ts;
-    ts.reserve(static_cast<size_t>(n));
-    sim::chaos::Knob knob;
-    knob.p = o_.chaos;
-    knob.seed = mix(o_.seed, iteration_);
     for (int k = 0; k < n; ++k) {
-      ts.emplace_back([&, k] {
-        locks::WitnessScope ws(w_);
-        {
-          std::lock_guard<std::mutex> g(m);
-          tids[static_cast<size_t>(k)] = locks::live_tid();
-        }
+      launch(fmt::format("cpu{}", k), static_cast<uint64_t>(k), [&go, &body, k] {
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-        {
-          sim::chaos::ChaosScope cs(knob, static_cast<uint64_t>(k));
-          try {
-            body(k);
-          } catch (const std::exception& e) {
-            sim::Finding f;
-            f.kind = sim::FindingKind::kAssertion;
-            f.message = fmt::format("uncaught exception in live thread {}: {}", k, e.what());
-            c_.add(std::move(f), false);
-          }
-          delays_.fetch_add(cs.delays(), std::memory_order_relaxed);
-        }
-        if (w_ != nullptr) w_->thread_exit(locks::live_tid());
-        std::lock_guard<std::mutex> g(m);
-        ++done;
-        cv.notify_all();
+        body(k);
       });
     }
     go.store(true, std::memory_order_release);
+    wait_all();
+  }
+
+  // Host: a process thread (fork's child).
+  void start(std::string name, std::function<void()> body) override {
+    uint64_t index;
     {
-      std::unique_lock<std::mutex> g(m);
+      std::lock_guard<std::mutex> g(m_);
+      index = 1000 + next_child_++;
+    }
+    launch(std::move(name), index, std::move(body));
+  }
+  void join_started() override {
+    // A started thread waiting for all started threads would wait for
+    // itself: the runner's run() waits for it instead.
+    if (tls_started_thread) return;
+    wait_all();
+  }
+
+ private:
+  void launch(std::string name, uint64_t index, std::function<void()> body) {
+    std::lock_guard<std::mutex> g(m_);
+    ++running_;
+    threads_.emplace_back([this, name = std::move(name), index, body = std::move(body)]() mutable {
+      tls_started_thread = true;
+      locks::WitnessScope ws(w_);
+      sim::live::HostScope hs(this, name);
+      size_t slot;
+      {
+        std::lock_guard<std::mutex> g2(m_);
+        slot = names_.size();
+        names_.push_back({locks::live_tid(), name, false});
+      }
+      {
+        sim::chaos::ChaosScope cs(knob_, index);
+        try {
+          body();
+        } catch (const std::exception& e) {
+          sim::Finding f;
+          f.kind = sim::FindingKind::kAssertion;
+          f.message = fmt::format("uncaught exception in live thread {}: {}", name, e.what());
+          c_.add(std::move(f), false);
+        }
+        delays_.fetch_add(cs.delays(), std::memory_order_relaxed);
+      }
+      if (w_ != nullptr) w_->thread_exit(locks::live_tid());
+      std::lock_guard<std::mutex> g2(m_);
+      names_[slot].done = true;
+      --running_;
+      cv_.notify_all();
+    });
+  }
+
+  // Waits (with the stall watchdog) until no started thread runs, then joins them.
+  void wait_all() {
+    {
+      std::unique_lock<std::mutex> g(m_);
       const auto limit = std::chrono::duration<double>(o_.stall_timeout_s);
-      if (!cv.wait_for(g, limit, [&] { return done == n; })) {
+      if (!cv_.wait_for(g, limit, [&] { return running_ == 0; })) {
         const std::string what = fmt::format(
             "kqsim: live: {} iteration {} did not finish within {:g} s ({} of {} threads still running): a "
             "deadlock or a livelock on real threads, which live mode cannot unwind\n"
             "{}"
             "findings so far:\n{}",
-            what_, iteration_, o_.stall_timeout_s, n - done, n, waiters(tids), c_.summary());
+            what_, iteration_, o_.stall_timeout_s, running_, threads_.size(), waiters(names_), c_.summary());
         g.unlock();
         (o_.on_stall ? o_.on_stall : default_on_stall)(what);
         // on_stall returned: the threads must have finished after all.
         g.lock();
-        cv.wait(g, [&] { return done == n; });
+        cv_.wait(g, [&] { return running_ == 0; });
       }
     }
-    for (std::thread& t : ts) t.join();
+    join_all_now();
   }
 
- private:
+  void join_all_now() {
+    std::vector<std::thread> ts;
+    {
+      std::lock_guard<std::mutex> g(m_);
+      ts.swap(threads_);
+    }
+    for (std::thread& t : ts)
+      if (t.joinable()) t.join();
+  }
+
   const LiveOptions& o_;
   locks::Witness* w_;
   Collector& c_;
   std::string what_;
   uint64_t iteration_ = 0;
+  sim::chaos::Knob knob_;  // set between iterations, read by the threads it starts
   std::atomic<uint64_t> delays_{0};
+  std::mutex m_;
+  std::condition_variable cv_;
+  int running_ = 0;                                         // m_
+  std::vector<std::thread> threads_;                        // m_
+  std::vector<LiveThreadName> names_;                       // m_
+  uint64_t next_child_ = 0;                                 // m_
 };
 
 }  // namespace
@@ -220,6 +293,8 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
   Collector collector;
   SinkScope sink_scope(collector);
   OsThreads threads(o, &w, collector, fmt::format("{} under {}", s.name(), design.name));
+  // The runner's own thread (before, the invariant, after) forks too.
+  sim::live::HostScope host(&threads, "runner");
 
   const auto t0 = Clock::now();
   const auto deadline =
@@ -233,6 +308,7 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
     if (collector.start(i)) ++r.failed_iterations;
     threads.set_iteration(i);
     s.execute_live(design, copies.copies, threads);
+    threads.join_started();  // nothing left normally: run() waited for every thread
     for (sim::Finding& f : w.take_findings()) collector.add(std::move(f), true);
     r.iterations = i + 1;
     if (o.progress) o.progress(r.iterations);

@@ -42,9 +42,19 @@
 // on_stall with a description (the iteration, the findings so far); the
 // default prints it to stderr and ends the process with _Exit(1).
 //
-// Not available in live mode (the syscalls say so with an errno): fork()
-// (ENOSYS) and EVFILT_TIMER (EOPNOTSUPP: there is no softclock thread).
-// A KASSERT failure prints "panic: ..." and aborts the process.
+// Processes: run_live is the live Host (model/sim/live_host.h) of every
+// thread it runs, its calling thread included: fork() starts the child
+// process's thread through it, as an OS thread with the same per-thread
+// context as a scenario thread (the witness, a chaos stream with thread index
+// 1000 + k, exception capture, the live name "pidN"). An iteration's thread
+// bodies count as finished only when every process thread started in the
+// iteration (in `before` or by a body) has returned too, so the invariant and
+// `after` never run beside an exiting child; the stall watchdog covers those
+// threads and names them. kern::fork_join_all() waits for the same.
+//
+// Not available in live mode: EVFILT_TIMER (EOPNOTSUPP: the softclock is a
+// daemon simulated thread on virtual time, see docs/live.md). A KASSERT
+// failure prints "panic: ..." and aborts the process.
 //
 // Thread-safety: one run_live at a time per process (Giant is process-wide,
 // and the report sink is global).

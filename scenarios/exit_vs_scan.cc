@@ -123,7 +123,6 @@ const auto& kExitVsScan = register_scenario<State>({
             {"global", Expected::clean(), "the global kqueue lock orders the scan and exit1()"},
             {"fine", Expected::clean(), "knlist_cleardel() waits for the in-flux knote"},
         },
-    .no_live = "it forks, and fork() is not modelled in live mode",
 });
 
 }  // namespace

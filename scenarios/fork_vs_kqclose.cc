@@ -130,7 +130,6 @@ const auto& kForkVsKqclose = register_scenario<State>({
              "NOTE_TRACK refused (EINVAL); close() reverses kqueue()'s order (feldman-lor)"},
             {"fine", Expected::clean(), "KQ_CLOSING checks under the kq lock; the parent's knote in flux"},
         },
-    .no_live = "it forks, and fork() is not modelled in live mode",
 });
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "model/kern/syscall_scope.h"
 #include "model/kern/syscalls.h"
 #include "model/kern/world.h"
+#include "model/sim/live_host.h"
 #include "model/sim/scheduler.h"
 
 namespace kqsim::kern {
@@ -331,13 +332,18 @@ int sys_fork(void (*child_main)(void*), void* arg) {
   SyscallScope scope(true);
   thread* td = scope.td();
   sim::Scheduler* s = sim::Scheduler::current();
-  if (s == nullptr) return static_cast<int>(scope.ret(kENOSYS));  // deterministic mode only
+  // Live mode: the child's thread is an OS thread the live runner starts
+  // (model/sim/live_host.h); without a runner there is nobody to start it.
+  sim::live::Host* host = s == nullptr ? sim::live::host() : nullptr;
+  if (s == nullptr && host == nullptr) return static_cast<int>(scope.ret(kENOSYS));
   World* w = World::current();
   proc* p1 = td->td_proc;
   proc* p2 = w->newproc(p1, p1->p_comm.c_str());
 
   // fdcopy: every descriptor but kqueues, each with a reference of its own.
-  // The child's table is private until its thread starts (spawn orders it).
+  // The child's table is private until its thread starts (spawn, or the OS
+  // thread's start, orders it): only the parent's table is locked, as in
+  // FreeBSD's fdcopy().
   filedesc* fdp = p1->p_fd;
   FILEDESC_XLOCK(fdp);
   if (p2->p_fd->fd_ofiles.size() < fdp->fd_ofiles.size()) p2->p_fd->fd_ofiles.resize(fdp->fd_ofiles.size(), nullptr);
@@ -345,7 +351,7 @@ int sys_fork(void (*child_main)(void*), void* arg) {
     file* fp = fget_locked(fdp, fd);
     if (fp == nullptr || fp->f_type == DTYPE_KQUEUE) continue;
     fhold(fp);
-    p2->p_fd->fd_ofiles[fd] = fp;
+    fd_slot_store(p2->p_fd, fd, fp);
   }
   FILEDESC_XUNLOCK(fdp);
 
@@ -357,24 +363,31 @@ int sys_fork(void (*child_main)(void*), void* arg) {
   char name[32];
   std::snprintf(name, sizeof name, "pid%d", p2->p_pid);
   int pid = p2->p_pid;
-  sim::Tid t = s->spawn(
-      [p2, pid, child_main, arg] {
-        World* cw = World::current();
-        KASSERT(cw != nullptr, ("pid %d: process thread started after its World was destroyed: the "
-                                "program's root must outlive its processes (fork_join_all)", pid));
-        cw->attach(p2);
-        child_main(arg);
-        sys_exit(0);  // a no-op when child_main exited already
-      },
-      name);
+  auto body = [p2, pid, child_main, arg] {
+    World* cw = World::current();
+    KASSERT(cw != nullptr, ("pid %d: process thread started after its World was destroyed: the "
+                            "program's root must outlive its processes (fork_join_all)", pid));
+    cw->attach(p2);
+    child_main(arg);
+    sys_exit(0);  // a no-op when child_main exited already
+  };
+  if (host != nullptr) {
+    host->start(name, body);
+    return static_cast<int>(scope.ret(0, pid));
+  }
+  sim::Tid t = s->spawn(body, name);
   if (t == sim::kNoThread) return static_cast<int>(scope.ret(kEAGAIN));  // the execution is ending
   fork_threads()->tids.push_back(t);
-  return static_cast<int>(scope.ret(0, p2->p_pid));
+  return static_cast<int>(scope.ret(0, pid));
 }
 
 void fork_join_all() {
   sim::Scheduler* s = sim::Scheduler::current();
-  if (s == nullptr || s->aborting()) return;  // unwinding: nothing to wait for
+  if (s == nullptr) {  // live mode: the runner knows the process threads
+    if (sim::live::Host* h = sim::live::host()) h->join_started();
+    return;
+  }
+  if (s->aborting()) return;  // unwinding: nothing to wait for
   ForkThreads* ft = fork_threads();
   // Children may fork in turn: join until no new thread appears.
   for (size_t i = 0; i < ft->tids.size(); ++i)

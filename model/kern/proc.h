@@ -10,15 +10,17 @@
 // (kqueue_fo_find) points at.
 //
 // Processes in the model:
-//   fork   deterministic mode only (a Scheduler must be running; ENOSYS in
-//          live mode). The child is a new process (World::newproc) whose
+//   fork   The child is a new process (World::newproc, under allproc_lock) whose
 //          descriptor table is a copy of the parent's, every file fhold()ed,
 //          except kqueue descriptors, which are not inherited: the child's
 //          slot is empty (FreeBSD without KQUEUE_CPONFORK). The child runs
 //          child_main(arg) in a new simulated thread attached to it, then
 //          sys_exit(0) if child_main returns. The parent's p_klist is
 //          KNOTEd with NOTE_FORK | child pid (knote_fork: NOTE_TRACK knotes
-//          also get two knotes on the child, see proc.cc).
+//          also get two knotes on the child, see proc.cc). In live mode
+//          the child's thread is an OS thread started by the live runner
+//          (model/sim/live_host.h: sim::live::host()->start); with no
+//          runner installed on the calling OS thread, fork is ENOSYS.
 //   exit   exit1(): sets P_WEXIT and p_xexit, closes every descriptor
 //          (kern_close), KNOTEs p_klist with NOTE_EXIT, knlist_clear()s it
 //          (remaining knotes become EV_EOF|EV_ONESHOT), marks the process a
@@ -35,7 +37,9 @@
 //          signal to a zombie succeeds and does nothing (IEEE Std 1003.1).
 //          Process groups are not modelled: pid <= 0 is ESRCH.
 //
-// Locks: proc.p_mtx (PROC_LOCK) protects p_flag, p_xexit, p_siglist and is
+// Locks: World::allproc_lock (sx "allproc") protects the process table
+// (newproc, pfind: taken alone, never with p_mtx or the filedesc lock held
+// by the same call). proc.p_mtx (PROC_LOCK) protects p_flag, p_xexit, p_siglist and is
 // the knlist lock of p_klist. Order: p_mtx -> kq lock (knote()); the filedesc
 // sx and p_mtx are never held together here.
 #pragma once
@@ -92,7 +96,8 @@ extern const filterops timer_filtops;
 // exit1(td, rval): the body of sys_exit, for model code that ends a process.
 void exit1(thread* td, int rval);
 // Waits until every process thread sys_fork started in this World (children,
-// grandchildren...) has returned. A World must outlive the simulated threads
+// grandchildren...) has returned (live mode: every process thread the live
+// runner started, Host::join_started). A World must outlive the simulated threads
 // of its processes: a program whose root forks calls this (or otherwise
 // waits for its children) before it returns and destroys the World. Not a
 // system call (no wait()/reaping in the model): a harness helper.

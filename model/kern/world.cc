@@ -23,6 +23,7 @@ World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
   kq_global.init("kqueue order", nullptr, locks::MTX_DEF);
   kq_design_lock.init("kqueue global", nullptr, locks::MTX_DEF);
   taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
+  allproc_lock.init("allproc");
   prev_ = tls_current_;
   tls_current_ = this;
   if (sim::Scheduler::current() == nullptr) {
@@ -61,22 +62,31 @@ void World::memory_limit_exceeded() {
 proc* World::newproc(proc* parent, const char* comm) {
   if (init_ == nullptr && comm != kInitComm) initproc();  // init is process 1
   proc* p = make<proc>();
-  p->p_pid = next_pid_++;
   p->p_pptr = parent;
   p->p_comm = comm;
   p->p_mtx.init("process lock", nullptr, locks::MTX_DEF);
   p->p_klist = make<knlist>();
   knlist_init_mtx(p->p_klist, &p->p_mtx);
   fdinit(p);
+  // Published under allproc_lock (live mode: another OS thread may pfind()).
+  locks::sx_xlock(&allproc_lock);
+  p->p_pid = next_pid_++;
   procs_.push_back(p);
+  locks::sx_xunlock(&allproc_lock);
   return p;
 }
 
 proc* World::pfind(int pid) {
   initproc();
+  proc* found = nullptr;
+  locks::sx_slock(&allproc_lock);
   for (proc* p : procs_)
-    if (p->p_pid == pid) return p;
-  return nullptr;
+    if (p->p_pid == pid) {
+      found = p;
+      break;
+    }
+  locks::sx_sunlock(&allproc_lock);
+  return found;
 }
 
 thread* World::curthread() {

@@ -86,6 +86,12 @@ class World {
   void kqueue_schedtask(kqueue* kq);
   void run_kqueue_tasks();
 
+  // allproc_lock (sx "allproc", kern_proc.c): the process table (procs_,
+  // next_pid_) that newproc() adds to and pfind() searches. Live mode forks
+  // on OS threads, so the table needs its lock as in FreeBSD; it is taken
+  // with no other lock of the process held (pfind returns the process
+  // unlocked: callers PROC_LOCK it afterwards).
+  locks::sx allproc_lock;
   // The "kqueue order" global lock (kq_global in kern_event.c), and the
   // design-wide kqueue lock of designs that have one.
   locks::mtx kq_global;
@@ -116,10 +122,10 @@ class World {
   uint64_t bytes_ = 0;
   uint64_t max_bytes_ = 0;  // 0: no bound (live mode)
   std::vector<std::unique_ptr<HolderBase>> objects_;
-  std::vector<proc*> procs_;
+  std::vector<proc*> procs_;  // allproc_lock
   proc* init_ = nullptr;
   thread* sim_threads_[sim::kMaxThreads] = {};
-  int next_pid_ = 1;
+  int next_pid_ = 1;  // allproc_lock
   std::atomic<uint32_t> serial_{0};
   locks::mtx taskq_lock_;
   std::vector<kqueue*> tasks_;  // taskq_lock_

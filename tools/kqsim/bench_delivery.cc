@@ -6,7 +6,9 @@
 //     visits the queue) and "poll" (the scan asks every knote's filter), in
 //     scheduling points (deterministic) and in ns (scenarios/delivery_curve.h);
 //   - on this machine's Linux kernel, poll(2) over N pollfds and
-//     epoll_wait(2) on an epoll set of N, on N real pipes, same activity.
+//     epoll_wait(2) on an epoll set of N, on N real pipes (FIFOs, see
+//     RealPipes: one descriptor per idle pipe), same activity. The soft
+//     RLIMIT_NOFILE is raised to the hard limit first.
 // Medians: each figure is the median over --repetitions batches of the median
 // of the batch's calls. When the environment variable KQSIM_DELIVERY_SVG
 // names a file, the section also writes the curve there as an SVG plot
@@ -15,6 +17,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -48,34 +52,53 @@ struct RealFigure {
 
 std::string errno_text(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 
-// N real pipes (non-blocking), closed on destruction.
+// N real pipes, as named pipes (FIFOs: Linux pipes with a name), closed and
+// removed on destruction. Why FIFOs: an idle anonymous pipe costs two
+// descriptors, and 10,000 of them exceed the hard RLIMIT_NOFILE of 20,000 of
+// some machines. A FIFO opened O_RDONLY | O_NONBLOCK that never had a writer
+// is an idle pipe on one descriptor: Linux reports it neither readable nor
+// hung up (pipe_poll reports POLLHUP only once a writer has come and gone).
+// So every pipe has its read end, and only a pipe that is written gets a
+// write end, opened the first time it is chosen and kept open (closing it
+// would make the read end report POLLHUP from then on).
 class RealPipes {
  public:
   explicit RealPipes(int n) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kqsim-fifos-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error(errno_text("mkdtemp"));
+    dir_ = templ;
+    w_.assign(static_cast<size_t>(n), -1);
     for (int i = 0; i < n; ++i) {
-      int p[2];
-      if (pipe2(p, O_NONBLOCK) != 0) throw std::runtime_error(errno_text("pipe2"));
-      r_.push_back(p[0]);
-      w_.push_back(p[1]);
+      const std::string path = fifo_path(i);
+      if (mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error(errno_text("mkfifo"));
+      const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error(errno_text("open (FIFO read end)"));
+      r_.push_back(fd);
     }
   }
   ~RealPipes() {
     for (int fd : r_) close(fd);
-    for (int fd : w_) close(fd);
+    for (int fd : w_)
+      if (fd >= 0) close(fd);
+    for (size_t i = 0; i < r_.size(); ++i) unlink(fifo_path(static_cast<int>(i)).c_str());
+    rmdir(dir_.c_str());
   }
   RealPipes(const RealPipes&) = delete;
   RealPipes& operator=(const RealPipes&) = delete;
   int size() const { return static_cast<int>(r_.size()); }
   int rfd(int i) const { return r_[static_cast<size_t>(i)]; }
+  // Write ends opened so far.
+  int writers() const { return static_cast<int>(std::count_if(w_.begin(), w_.end(), [](int fd) { return fd >= 0; })); }
 
   // The pipes written before call `call`: the same choice as the model's.
-  std::vector<int> activate(int call) const {
+  std::vector<int> activate(int call) {
     const int n = size(), stride = n / kActive;
     const int base = static_cast<int>((static_cast<uint64_t>(call) * 7919u) % static_cast<uint64_t>(n));
     std::vector<int> chosen;
     for (int j = 0; j < kActive; ++j) {
       const int i = (base + j * stride) % n;
-      if (write(w_[static_cast<size_t>(i)], "x", 1) != 1) throw std::runtime_error(errno_text("write"));
+      if (write(wfd(i), "x", 1) != 1) throw std::runtime_error(errno_text("write"));
       chosen.push_back(i);
     }
     return chosen;
@@ -87,19 +110,34 @@ class RealPipes {
   }
 
  private:
+  std::string fifo_path(int i) const { return fmt::format("{}/{}", dir_, i); }
+  int wfd(int i) {
+    int& fd = w_[static_cast<size_t>(i)];
+    if (fd < 0) {
+      fd = open(fifo_path(i).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error(errno_text("open (FIFO write end)"));
+    }
+    return fd;
+  }
+
+  std::string dir_;
   std::vector<int> r_, w_;
 };
 
-// Makes room for `need` descriptors; returns "" or why it cannot.
-std::string raise_nofile(rlim_t need) {
+// Raises the soft RLIMIT_NOFILE to the hard limit (once, at the start).
+void raise_nofile_to_hard() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);  // on failure, the check below says what is missing
+}
+
+// Whether `need` descriptors fit the soft limit; returns "" or why not.
+std::string check_nofile(rlim_t need) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_text("getrlimit");
-  if (rl.rlim_cur >= need) return "";
-  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-    return fmt::format("needs {} descriptors, RLIMIT_NOFILE hard limit is {}", need, rl.rlim_max);
-  rl.rlim_cur = need;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return errno_text("setrlimit");
-  return "";
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return "";
+  return fmt::format("needs {} descriptors, RLIMIT_NOFILE is {} (hard limit {})", need, rl.rlim_cur, rl.rlim_max);
 }
 
 template <class Call>
@@ -125,8 +163,10 @@ void check_ready(const char* what, int n, const std::vector<int>& chosen, std::v
 // poll(2) and epoll_wait(2) on n real pipes.
 std::pair<RealFigure, RealFigure> measure_real(int n, int batches, int calls) {
   RealFigure pf, ef;
-  // 2n pipe ends, the epoll descriptor, stdio and a little slack.
-  const std::string why = raise_nofile(static_cast<rlim_t>(2 * n + 16));
+  // n read ends, a write end per pipe ever written (at most kActive per
+  // call), the epoll descriptor, stdio and a little slack.
+  const std::string why =
+      check_nofile(static_cast<rlim_t>(n + std::min(n, kActive * batches * calls) + 16));
   if (!why.empty()) {
     pf.why_not = ef.why_not = why;
     return {pf, ef};
@@ -182,6 +222,7 @@ void bench_delivery(const BenchOptions& o, BenchReport& out) {
   const std::vector<int> sizes = o.quick ? std::vector<int>{50, 200} : std::vector<int>{100, 500, 800, 1000, 10000};
   const int calls = o.quick ? 4 : 32;
   const int batches = static_cast<int>(o.repetitions);
+  raise_nofile_to_hard();
   const kern::kq_design* fine = kern::find_design("fine");
   const kern::kq_design* poll_design = kern::find_design("poll");
   if (fine == nullptr || poll_design == nullptr) throw std::runtime_error("the designs fine and poll are needed");
@@ -227,7 +268,8 @@ void bench_delivery(const BenchOptions& o, BenchReport& out) {
       "model: one simulated thread, race detector and witness off; fine = FreeBSD (KNOTE() queues, the scan "
       "visits kq_head), poll = the scan asks every registered knote's filter");
   t.notes.push_back("Linux: poll(2) over N pollfds and epoll_wait(2) on an epoll set of N, level-triggered, "
-                    "timeout 0, on N real pipes of this machine, the same pipes written");
+                    "timeout 0, on N real pipes of this machine (FIFOs: one descriptor per idle pipe, a write end "
+                    "only for the pipes written), the same pipes written");
   for (const std::string& u : unavailable) t.notes.push_back("n/a: " + u);
 
   if (const char* path = std::getenv("KQSIM_DELIVERY_SVG"); path != nullptr && *path != '\0') {
