@@ -11,4 +11,10 @@ std::optional<uint64_t> parse_max_memory(std::string_view mib) {
   return *v << 20;
 }
 
+std::optional<size_t> parse_stack_kib(std::string_view kib) {
+  std::optional<uint64_t> v = parse_u64(kib);
+  if (!v || *v < 16 || *v > (uint64_t{1} << 20)) return std::nullopt;
+  return static_cast<size_t>(*v) << 10;
+}
+
 }  // namespace kqsim::fuzz

@@ -564,7 +564,7 @@ std::string verdict_text(const std::vector<sim::FindingKind>& kinds) {
 
 namespace {
 
-// " --no-race --max-steps N" as the run used them.
+// " --no-race --max-steps N --max-memory M --stack-kib K" as the run used them.
 std::string sched_flags(const RunInfo& info) {
   std::string cmd;
   if (!info.opts.sched.race_detection) cmd += " --no-race";
@@ -572,6 +572,8 @@ std::string sched_flags(const RunInfo& info) {
     cmd += fmt::format(" --max-steps {}", info.opts.sched.max_steps);
   if (info.opts.sched.max_memory != sim::SchedulerOptions{}.max_memory)
     cmd += fmt::format(" --max-memory {}", info.opts.sched.max_memory >> 20);
+  if (info.opts.sched.stack_size != sim::SchedulerOptions{}.stack_size)
+    cmd += fmt::format(" --stack-kib {}", info.opts.sched.stack_size >> 10);
   return cmd;
 }
 

@@ -574,7 +574,7 @@ void Scheduler::handle_fault() {
   if (overflow)
     f.message = fmt::format(
         "stack overflow: {} ran past the end of its {} KiB stack (unbounded recursion? raise the stack "
-        "size with --stack-kib if the recursion is legitimate)",
+        "size with --stack-kib KIB if the recursion is legitimate)",
         thread_desc(t.tid), opts_.stack_size / 1024);
   else
     f.message = fmt::format("memory fault: {} got signal {} at address {:#x} (often the consequence of a "

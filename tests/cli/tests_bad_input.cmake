@@ -52,3 +52,11 @@ kqsim_add_cli_test(limits_max_memory_run ARGS "run kern-57945 --design fine --sc
   STDOUT "verdict: clean")
 kqsim_add_cli_test(limits_step_bound ARGS "run kern-57945 --design fine --schedules 1 --max-steps 5" EXIT_CODE 1
   STDOUT "step-bound: step bound exceeded: 5 scheduling points.*raise the bound with --max-steps.*--max-steps 5")
+# The recursion-depth bound: --stack-kib (the size the stack-overflow finding tells you to raise).
+kqsim_add_cli_test(bad_input_stack_kib_small ARGS "run kern-57945 --stack-kib 8" EXIT_CODE 2 STDERR_LINES 1
+  STDERR "^kqsim run: --stack-kib: '8' is not a number of KiB between 16 and 1048576$")
+kqsim_add_cli_test(bad_input_stack_kib_text ARGS "explain kern-57945 --seed 1 --stack-kib big" EXIT_CODE 2
+  STDERR_LINES 1 STDERR "^kqsim explain: --stack-kib: 'big' is not a number of KiB")
+kqsim_add_cli_test(limits_stack_kib_in_replay
+  ARGS "run kern-57945 --design none --schedules 5 --no-shrink --stack-kib 512" EXIT_CODE 1
+  STDOUT "replay: kqsim replay kern-57945 --design none --seed [0-9]+ --stack-kib 512")

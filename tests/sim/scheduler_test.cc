@@ -2,6 +2,7 @@
 // stack overflow, virtual time and the happens-before race detector.
 #include "model/sim/scheduler.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -193,6 +194,30 @@ TEST(Scheduler, UnboundedRecursionIsStackOverflowAndProcessSurvives) {
   });
   EXPECT_TRUE(e2.findings.empty());
   EXPECT_EQ(ran, 1);
+}
+
+// The recursion-depth bound is the stack size: a larger stack lets a deeper
+// recursion through, and the finding names the size and the option to raise.
+TEST(Scheduler, StackSizeIsTheRecursionBoundAndTheFindingSaysHowToRaiseIt) {
+  int depth_small = 0;
+  int depth_large = 0;
+  for (size_t kib : {64, 512}) {
+    SchedulerOptions o;
+    o.stack_size = kib * 1024;
+    Scheduler s(o);
+    RandomStrategy st(1);
+    volatile int depth = 0;
+    const Execution& e = s.run(st, [&] {
+      Scheduler& sc = *Scheduler::current();
+      sc.join(sc.spawn([&] { recurse_forever(&depth); }, "recurser"));
+    });
+    ASSERT_TRUE(has_kind(e, FindingKind::kStackOverflow));
+    EXPECT_NE(e.findings[0].message.find(fmt::format("its {} KiB stack", kib)), std::string::npos)
+        << e.findings[0].message;
+    EXPECT_NE(e.findings[0].message.find("--stack-kib"), std::string::npos);
+    (kib == 64 ? depth_small : depth_large) = depth;
+  }
+  EXPECT_GT(depth_large, 4 * depth_small);
 }
 
 TEST(Scheduler, TwoThreadsWaitingOnEachOtherIsDeadlockNamingBoth) {

@@ -26,6 +26,7 @@ void add_replay_options(CLI::App* verb, ReplayOptions& o) {
   verb->add_flag("--no-witness", o.no_witness, "Turn the witness's lock-order checks off (see 'kqsim run' output)");
   verb->add_option("--max-steps", o.max_steps, "Scheduling points before a step-bound finding")->type_name("N");
   verb->add_option("--max-memory", o.max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
+  verb->add_option("--stack-kib", o.stack_kib, fuzz::kStackKibHelp)->type_name("KIB");
 }
 
 fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
@@ -68,6 +69,8 @@ fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
   }
   if (!o.max_memory.empty() && !(spec.sched.max_memory = fuzz::parse_max_memory(o.max_memory).value_or(0)))
     throw UsageError(fmt::format("--max-memory: '{}' is not a number of MiB between 1 and 1048576", o.max_memory));
+  if (!o.stack_kib.empty() && !(spec.sched.stack_size = fuzz::parse_stack_kib(o.stack_kib).value_or(0)))
+    throw UsageError(fmt::format("--stack-kib: '{}' is not a number of KiB between 16 and 1048576", o.stack_kib));
   spec.sched.race_detection = !o.no_race;
   spec.witness = !o.no_witness;
   spec.sched.trace = true;

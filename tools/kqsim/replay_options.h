@@ -28,6 +28,7 @@ struct ReplayOptions {
   bool no_witness = false;
   std::string max_steps;
   std::string max_memory;
+  std::string stack_kib;
 };
 
 void add_replay_options(CLI::App* verb, ReplayOptions& o);

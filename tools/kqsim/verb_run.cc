@@ -52,6 +52,7 @@ struct RunOptions {
   fuzz::ReportFiles report;  // --html / --dot / --chrome-trace: the first finding's execution
   std::string max_steps;
   std::string max_memory;
+  std::string stack_kib;
   bool no_race = false;
   std::string json;
   std::string save_path;
@@ -159,6 +160,8 @@ int run_action(const RunOptions& o) {
   }
   if (!o.max_memory.empty() && !(ro.sched.max_memory = fuzz::parse_max_memory(o.max_memory).value_or(0)))
     throw UsageError(fmt::format("--max-memory: '{}' is not a number of MiB between 1 and 1048576", o.max_memory));
+  if (!o.stack_kib.empty() && !(ro.sched.stack_size = fuzz::parse_stack_kib(o.stack_kib).value_or(0)))
+    throw UsageError(fmt::format("--stack-kib: '{}' is not a number of KiB between 16 and 1048576", o.stack_kib));
   ro.sched.race_detection = !o.no_race;
   ro.shrink = !o.no_shrink;
 
@@ -252,6 +255,7 @@ void add_run_verb(CLI::App& app, Context& ctx) {
   verb->add_option("--max-steps", o->max_steps, "Scheduling points per execution before a step-bound finding")
       ->type_name("N");
   verb->add_option("--max-memory", o->max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
+  verb->add_option("--stack-kib", o->stack_kib, fuzz::kStackKibHelp)->type_name("KIB");
   verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off");
   verb->add_option("--json", o->json, "Also write the result as JSON (format kqsim-run, version 1)")
       ->type_name("FILE");
