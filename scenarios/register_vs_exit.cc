@@ -33,6 +33,8 @@
 // window - the global design's kqueue lock is not held across f_attach.
 #include <fmt/format.h>
 
+#include "knote/knote.h"
+#include "model/kern/filedesc.h"
 #include "model/kern/proc.h"
 #include "model/kern/syscalls.h"
 #include "scenarios/scenario.h"
@@ -66,6 +68,27 @@ void child_main(void* arg) {
   auto* s = static_cast<State*>(arg);
   for (int i = 0; i < kWork; ++i) s->work.fetch_add(1, std::memory_order_relaxed);
   kern::sys_exit(kStatus);
+}
+
+// What became of the knote for `ident` in the kqueue behind `kqfd`: its
+// status and flags, read after every thread has finished (the oracle's
+// evidence for the window, not part of the verdict).
+std::string knote_state(int kqfd, uintptr_t ident) {
+  kern::thread* td = kern::curthread();
+  const auto* kq = static_cast<const kern::kqueue*>(td->td_proc->p_fd->fd_ofiles[kqfd]->f_data);
+  if (kq->kq_knhashmask.raw() != 0)
+    for (unsigned long i = 0; i <= kq->kq_knhashmask.raw(); ++i)
+      for (kern::knote* kn = kq->kq_knhash[i].first(); kn != nullptr; kn = kern::kqlist_t::next(kn))
+        if (kn->kn_id() == ident && kn->kn_filter() == EVFILT_PROC) {
+          int st = kn->kn_status.raw();
+          unsigned short fl = kn->kn_kevent.flags.raw();
+          return fmt::format("the knote is still registered: {}active, {}queued, {}detached from p_klist; flags "
+                             "{}{}, fflags 0x{:x}",
+                             (st & kern::KN_ACTIVE) != 0 ? "" : "not ", (st & kern::KN_QUEUED) != 0 ? "" : "not ",
+                             (st & kern::KN_DETACHED) != 0 ? "" : "not ", (fl & EV_EOF) != 0 ? "EV_EOF " : "",
+                             (fl & EV_ONESHOT) != 0 ? "EV_ONESHOT" : "", kn->kn_kevent.fflags.raw());
+        }
+  return "no knote for the child in the kqueue";
 }
 
 bool is_exit_event(const struct kevent& e, int child) {
@@ -112,10 +135,9 @@ const auto& kRegisterVsExit = register_scenario<State>({
           if (s.got == 0) s.got = kev_poll(s.kq, &s.ev, 1);  // the wait timed out: one last look
           if (s.got != 1 || !is_exit_event(s.ev, s.child)) {
             report(FindingKind::kLostEvent,
-                   fmt::format("lost event: the child's NOTE_EXIT was never reported\n child pid {}, kevent() "
-                               "returned {}; the knote was in flux in kqueue_register() when exit1() KNOTEd "
-                               "NOTE_EXIT",
-                               s.child, s.got));
+                   fmt::format("lost event: the child's NOTE_EXIT was never reported\n child pid {} has exited; "
+                               "the wait and a last poll returned {}\n {}",
+                               s.child, s.got, knote_state(s.kq, static_cast<uintptr_t>(s.child))));
             return;
           }
           const struct kevent& e = s.ev;
