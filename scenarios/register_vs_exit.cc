@@ -21,11 +21,12 @@
 // docs/scenarios.md, "register-vs-exit"). This is FreeBSD's behaviour, not a
 // deviation of the model: the scenario documents the window.
 //
-// The workload: cpu0 forks a child that exits at once (status 3), registers
-// EVFILT_PROC NOTE_EXIT on it, and waits for the event with a timeout of
-// 100 ms. Oracle (after the child's thread has finished): cpu0's kevent()
-// returned the NOTE_EXIT (EV_EOF, data KW_EXITCODE(3, 0)), or, if the wait
-// timed out, a last poll returns it; otherwise the exit was lost.
+// The workload: cpu0 forks a child that does a little start-up work (kWork
+// below) and exits with status 3, registers EVFILT_PROC NOTE_EXIT on it, and
+// waits for the event with a timeout of 100 ms. Oracle (after the child's
+// thread has finished): cpu0's kevent() returned the NOTE_EXIT (EV_EOF, data
+// KW_EXITCODE(3, 0)), or, if the wait timed out, a last poll returns it;
+// otherwise the exit was lost, reported with the knote's state as evidence.
 //
 // Verdicts: none and giant clean (fork, exit and kevent all run under Giant,
 // so exit1() cannot run inside kqueue_register); global and fine lose the
@@ -104,7 +105,7 @@ const auto& kRegisterVsExit = register_scenario<State>({
         "exit1() KNOTEs NOTE_EXIT - knote() skips the in-flux knote - and knlist_clear() marks it "
         "EV_EOF|EV_ONESHOT without activating it; f_event(kn, 0) has no hint and returns 0. FreeBSD has "
         "the same window (modern code leaves the knote on the zombie's list instead of clearing it). "
-        "cpu0 forks a child that exits at once, registers NOTE_EXIT on it and waits 100 ms. Oracle: "
+        "cpu0 forks a child that works briefly and exits, registers NOTE_EXIT on it and waits 100 ms. Oracle: "
         "the NOTE_EXIT (EV_EOF, status 3) arrives, in the wait or in a last poll after the child ended.",
     .threads = 1,
     .before = [](Env<State>& env) { env.state.kq = kern::sys_kqueue(); },
