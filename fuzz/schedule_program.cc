@@ -97,11 +97,7 @@ Target reg_target(uint8_t arg) {
     case 4: return {kq, kNumObj, EVFILT_USER, 1, 0, "EVFILT_USER 1"};
     case 5: return {kq, kNumObj, EVFILT_USER, 2, 0, "EVFILT_USER 2"};
     case 6: return {kq, kKq2, EVFILT_READ, 0, 0, "EVFILT_READ kq2"};
-    // A third user event where a timer would be: armed timers start the
-    // softclock daemon, which uses the World's memory after the World is gone
-    // at the end of the execution (found by this harness:
-    // tests/data/fuzz_findings/schedule-softclock-uaf, docs/fuzzing.md).
-    default: return {kq, kNumObj, EVFILT_USER, 3, 0, "EVFILT_USER 3"};
+    default: return {kq, kNumObj, EVFILT_TIMER, 1, 1, "EVFILT_TIMER 1 (1 ms)"};
   }
 }
 

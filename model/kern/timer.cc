@@ -36,9 +36,13 @@
 // deadline: virtual time jumps there when every thread is idle), then runs
 // each due callout's handler without the callout lock. Arming a callout
 // earlier than the softclock's current deadline wakes it. Where the state
-// lives: the World owns it (World::make), and a thread-local one-entry cache
-// keyed by (World*, execution generation) finds it; a World is per execution
-// (kern_types.h), so a new execution, or a new World, never sees stale state.
+// lives: the World owns it (World::make) and points to it
+// (World::softclock()), so a new World never sees another's. Teardown: the
+// daemon is registered with World::add_daemon, and ~World stops it
+// (Scheduler::stop_daemon) before freeing the state it runs on; a stopped
+// softclock is unwound at the end of the execution without running again
+// (it holds no lock and no object while parked or preempted, so unwinding
+// touches nothing).
 // Designs that run syscalls under Giant (kevent_giant or all_giant) run the
 // handlers under Giant, as FreeBSD 5's non-MPSAFE callouts did
 // (callout_init(c, 0)); the others run them MPSAFE (callout_init(c, 1)).
@@ -86,12 +90,16 @@ namespace kqsim::kern {
 using namespace kqsim::bsd;
 using sim::Atomic;
 
+// The timer's state types are named in kqsim::kern (World points to a
+// softclock_state); everything else here is file-local.
+struct softclock_state;
+
 namespace {
 
 inline constexpr unsigned int NOTE_TIMER_PRECMASK = NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS;
 inline constexpr int64_t kSbtMax = std::numeric_limits<int64_t>::max();  // SBT_MAX, in ns
 
-struct softclock_state;
+}  // namespace
 
 // kq_timer_cb_data, with its callout.
 struct kq_callout {
@@ -130,13 +138,7 @@ struct softclock_state {
   } cc_wait;
 };
 
-// The one-entry cache: (World, execution) -> its softclock.
-struct SoftclockCache {
-  World* world = nullptr;
-  uint32_t gen = 0;
-  softclock_state* sc = nullptr;
-};
-thread_local SoftclockCache tls_softclock;
+namespace {
 
 void softclock_main(softclock_state* sc);
 void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen);
@@ -145,16 +147,15 @@ void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen);
 softclock_state* softclock_get() {
   World* w = World::current();
   sim::Scheduler* s = sim::Scheduler::current();
-  SoftclockCache& c = tls_softclock;
-  if (c.sc != nullptr && c.world == w && c.gen == s->generation()) return c.sc;
+  if (softclock_state* sc = w->softclock()) return sc;
   softclock_state* sc = w->make<softclock_state>();
   locks::mtx_init(&sc->cc_lock, "callout", nullptr, locks::MTX_DEF);
   sc->cc_wait.chan = &sc->cc_wheel;
   sc->cc_world = w;
   const kq_design& d = w->design();
   sc->cc_giant = d.kevent_giant || d.all_giant;
-  c = SoftclockCache{w, s->generation(), sc};
-  s->spawn_daemon([sc] { softclock_main(sc); }, "softclock");
+  w->set_softclock(sc);
+  w->add_daemon(s->spawn_daemon([sc] { softclock_main(sc); }, "softclock"));
   return sc;
 }
 
