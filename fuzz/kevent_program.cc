@@ -70,15 +70,17 @@ struct Runner {
   // be mid-update under their locks (a knote on kq_head whose kq_count is
   // not yet incremented). Harness state, not the model's: plain memory.
   std::vector<sim::Tid> children_;
-  size_t deferred_ = 0;  // checks put off while a child was live
+  size_t deferred_ = 0;  // checks put off while another thread was busy
 
   static void child_main(void* arg) {
     static_cast<Runner*>(arg)->children_.push_back(sim::Scheduler::current()->self());
   }
-  bool child_live() const {
+  // Another thread may be inside the kernel: a forked child that has started
+  // and not finished, or the softclock running a timer's expiry.
+  bool others_busy() const {
     for (sim::Tid t : children_)
       if (!sim::Scheduler::current()->is_finished(t)) return true;
-    return false;
+    return !kern::World::current()->softclock_idle();
   }
 
   void line(const std::string& s) { res.listing += s + "\n"; }
@@ -93,12 +95,13 @@ struct Runner {
     if (r < -1) fail(fmt::format("{} returned {}", call, r));
   }
 
-  // The invariants hold only at quiescent points: no other thread inside a
-  // system call. The parent between two calls is one; a live child makes it
-  // not one, so the check waits for the next call after the children are
-  // done (and always runs at the end, after fork_join_all).
-  void check_invariants(const char* when) {
-    if (child_live()) {
+  // The invariants hold only at quiescent points: no other thread inside the
+  // kernel. The parent between two calls is one unless a child or the
+  // softclock is busy; then the check waits for the next call made with
+  // both quiet (and always runs at the end, after fork_join_all).
+  void check_invariants(const char* when, bool final = false) {
+    if (final && !wait_for_softclock_idle()) fail("the softclock never went idle at the end");
+    if (others_busy()) {
       ++deferred_;
       return;
     }
@@ -282,7 +285,7 @@ KeventProgramResult run_kevent_program(const uint8_t* data, size_t size) {
     res.deferred_checks = r.deferred_;
     for (int fd = 0; fd < kern::kNoFile; ++fd)
       if (kern::curthread()->td_proc->p_fd->fd_ofiles[fd] != nullptr) kern::sys_close(fd);
-    r.check_invariants("after closing every descriptor");
+    r.check_invariants("after closing every descriptor", /*final=*/true);
     if (!kern::curthread()->td_proc->p_fd->fd_kqlist.empty())
       r.fail("a kqueue is still on fd_kqlist after every descriptor was closed");
   });

@@ -215,9 +215,13 @@ ScheduleProgramResult run(const uint8_t* data, size_t size, const char* design_n
         for (const Op& op : prog.ops[t]) run_op(sh, op);
       }, kNames[t]));
     for (sim::Tid t : tids) s->join(t);
+    // A quiescent point for the checks: the threads are done; the softclock
+    // (a timer armed) may be mid-expiry, updating a kqueue under its lock.
+    if (!wait_for_softclock_idle()) broken += "the softclock never went idle after the threads finished\n";
     kern::proc* init = kern::curthread()->td_proc;
     if (std::string b = check_kqueue_invariants(init); !b.empty()) broken += "after the threads finished:\n" + b;
     for (int o = 0; o < kNumObj; ++o) kern::sys_close(sh.fd[o]);
+    if (!wait_for_softclock_idle()) broken += "the softclock never went idle after closing everything\n";
     if (std::string b = check_kqueue_invariants(init); !b.empty()) broken += "after closing everything:\n" + b;
     if (!fdp->fd_kqlist.empty()) broken += "a kqueue is still on fd_kqlist after every descriptor was closed\n";
   });

@@ -129,6 +129,11 @@ struct softclock_state {
   Cell<uint64_t> cc_deadline;
   bool cc_giant = false;       // run handlers under Giant (the design's rule)
   World* cc_world = nullptr;
+  // Plain memory, never read by the model: true from the softclock's start
+  // until it parks idle, and from its waking until it parks again. While it
+  // is false the softclock holds nothing and is between two runs
+  // (World::softclock_idle, for checks at quiescent points).
+  bool cc_busy = false;
 
   // What the softclock parks on: a sleep channel, so wakeup(&cc_wheel) finds it.
   struct Wait final : sim::Waitable {
@@ -206,6 +211,7 @@ void callout_drain(softclock_state* sc, kq_callout* kc) {
 // ends). While parked it holds no lock.
 void softclock_main(softclock_state* sc) {
   sim::Scheduler* s = sim::Scheduler::current();
+  sc->cc_busy = true;
   for (;;) {
     locks::mtx_lock(&sc->cc_lock);
     kq_callout* due = nullptr;
@@ -229,7 +235,9 @@ void softclock_main(softclock_state* sc) {
       sc->cc_deadline.store(earliest);
       SrcLoc loc = SrcLoc::current();
       locks::lo_release(sc->cc_lock, true, loc, /*point_after=*/false);
+      sc->cc_busy = false;
       s->park(&sc->cc_wait, loc, earliest);
+      sc->cc_busy = true;
       locks::lo_acquire(sc->cc_lock, true, false, loc);
       sc->cc_deadline.store(0);  // awake: arming need not wake us
     }
@@ -433,6 +441,8 @@ void filt_timertouch(knote* kn, struct kevent* kev, unsigned long type) {
 }
 
 }  // namespace
+
+bool World::softclock_idle() const { return softclock_ == nullptr || !softclock_->cc_busy; }
 
 const filterops timer_filtops = {
     .f_isfd = 0,

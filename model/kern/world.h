@@ -98,6 +98,12 @@ class World {
   // The World's softclock (timer.cc creates it on the first armed timer).
   softclock_state* softclock() const { return softclock_; }
   void set_softclock(softclock_state* sc) { softclock_ = sc; }
+  // Whether the softclock is between runs: none yet, not started, or parked
+  // until its next callout (holding nothing). While it runs an expiry it may
+  // be in the middle of updating a kqueue under that kqueue's lock, so checks
+  // that read kqueues without locks (fuzz/fuzz_input.h) need it idle.
+  // Defined in timer.cc.
+  bool softclock_idle() const;
 
   // The kqueue task queue.
   void kqueue_schedtask(kqueue* kq);

@@ -48,5 +48,20 @@ TEST(FuzzFindingsSmoke, ForkCountMismatchInputHolds) {
   EXPECT_EQ(r.checks + r.deferred_checks, r.calls + 1);  // every call, then the final check
 }
 
+TEST(FuzzFindingsSmoke, SoftclockCountMismatchInputHolds) {
+  std::vector<uint8_t> in = finding("kevent-count-mismatch-softclock");
+  ASSERT_FALSE(in.empty());
+  KeventProgramResult r = run_kevent_program(in.data(), in.size());
+  EXPECT_TRUE(r.ok()) << r.failure << "\n" << r.listing;
+  // It used to fail after call 8: a 1 ms EV_DISPATCH timer had fired and the
+  // check ran while the softclock, in the expiry's KNOTE, held the kqueue's
+  // lock with the knote on kq_head and kq_count not yet incremented. Checks
+  // made while the softclock is busy are now put off.
+  EXPECT_GT(r.calls, 8u) << r.listing;
+  EXPECT_NE(r.listing.find("{0x1, -7, 0x81, 0x0, 1}"), std::string::npos) << r.listing;
+  EXPECT_GT(r.deferred_checks, 0u);
+  EXPECT_EQ(r.checks + r.deferred_checks, r.calls + 1);
+}
+
 }  // namespace
 }  // namespace kqsim::fuzz
