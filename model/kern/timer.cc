@@ -49,7 +49,8 @@
 //
 // Locks and lock order
 // --------------------
-//   Giant -> kc_mtx -> kq lock        expiry: KNOTE_LOCKED on the timer's knlist
+//   Giant -> kc_mtx -> kq lock        expiry: KNOTE_LOCKED on the timer's knlist,
+//                                     and the read of kn_flags (EV_ONESHOT)
 //   kc_mtx -> callout lock            touch (kc_mtx held by kqueue_register),
 //                                     expiry (cancel check, re-arm)
 //   callout lock                      attach/detach arm and drain alone
@@ -345,7 +346,15 @@ void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen) {
   if (live) {
     knote* kn = kc->kn;
     uint64_t to = kc->to.load();
-    if ((kn->kn_kevent.flags.load() & EV_ONESHOT) != 0 || to == 0) {
+    // FreeBSD reads kn_flags here with no lock; kqueue_register's
+    // EV_FORCEONESHOT sets EV_ONESHOT in them under the kq lock. The model
+    // reads them under the kq lock (kc_mtx -> kq lock, KNOTE_LOCKED's order
+    // below), so that only races of the design under test are reported (found
+    // by the kevent fuzzer: tests/data/fuzz_findings/kevent-timer-forceoneshot-race).
+    KQ_LOCK(kn->kn_kq);
+    const bool oneshot = (kn->kn_kevent.flags.load() & EV_ONESHOT) != 0;
+    KQ_UNLOCK(kn->kn_kq);
+    if (oneshot || to == 0) {
       kc->kc_pending.fetch_add(1, std::memory_order_relaxed);
     } else {
       uint64_t now = sim::Scheduler::current()->now();

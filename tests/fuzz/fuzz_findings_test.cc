@@ -63,5 +63,17 @@ TEST(FuzzFindingsSmoke, SoftclockCountMismatchInputHolds) {
   EXPECT_EQ(r.checks + r.deferred_checks, r.calls + 1);
 }
 
+// A data race under design fine: the softclock's expiry read the timer
+// knote's kn_flags (EV_ONESHOT) under kc_mtx only, while kqueue_register's
+// EV_FORCEONESHOT wrote them under the kq lock. The expiry now reads them
+// under the kq lock.
+TEST(FuzzFindingsSmoke, TimerForceOneshotRaceInputRunsClean) {
+  std::vector<uint8_t> in = finding("kevent-timer-forceoneshot-race");
+  ASSERT_FALSE(in.empty());
+  KeventProgramResult r = run_kevent_program(in.data(), in.size());
+  EXPECT_TRUE(r.ok()) << r.failure << "\n" << r.listing;
+  EXPECT_NE(r.listing.find("{0x1, -7, 0x1, 0x4, 3000}"), std::string::npos) << r.listing;
+}
+
 }  // namespace
 }  // namespace kqsim::fuzz
