@@ -6,6 +6,8 @@
 #include "knote/knote.h"
 #include "model/kern/bsd_errno.h"
 #include "model/kern/kern_types.h"
+#include "model/kern/world.h"
+#include "model/sim/scheduler.h"
 
 namespace kqsim::fuzz {
 
@@ -23,6 +25,16 @@ bool walk_raw(const Head& head, Fn&& fn, size_t bound = 1u << 16) {
 }
 
 }  // namespace
+
+bool wait_for_softclock_idle() {
+  kern::World* w = kern::World::current();
+  sim::Scheduler* s = sim::Scheduler::current();
+  for (int i = 0; i < 10'000; ++i) {
+    if (w->softclock_idle()) return true;
+    s->sleep_until(s->now() + 1);
+  }
+  return w->softclock_idle();
+}
 
 bool is_bsd_errno(long e) { return e > 0 && e < 1000 && bsd::errno_name(static_cast<int>(e)) != nullptr; }
 

@@ -44,6 +44,15 @@ class ByteReader {
 //  - every kqueue on fd_kqlist is open on some descriptor.
 std::string check_kqueue_invariants(kern::proc* p);
 
+// Brings the calling simulated thread to a quiescent point as far as the
+// World's softclock is concerned: while the softclock is running a timer's
+// expiry (World::softclock_idle), sleeps 1 ns of virtual time and looks
+// again, at most 10 000 times. The softclock, runnable, then runs until it
+// parks. Returns false if it never went idle (a softclock stuck on a lock:
+// the execution's own deadlock report will say more). Adds scheduling
+// points only when the softclock is busy.
+bool wait_for_softclock_idle();
+
 // Whether e is a FreeBSD errno the model may return (listed in bsd_errno.h, > 0).
 bool is_bsd_errno(long e);
 

@@ -42,10 +42,46 @@ std::string errno_text(int r) {
 
 constexpr int kMaxForks = 4;
 
+// A timer's data: negative stays (EINVAL); otherwise the period is at least
+// a millisecond whatever the unit (0..127 ms written in us or ns; data 0
+// with NOTE_USECONDS / NOTE_NSECONDS, which FreeBSD turns into a 1 us / 1 ns
+// period, becomes 1 ms too). Virtual time advances only in the 1 ms kevent
+// waits (at most 64 ms per program), so every armed timer fires at most
+// about 64 times: a sub-millisecond period would fire thousands of times and
+// only measure the step bound.
+int64_t timer_data(int64_t data, unsigned fflags) {
+  if (data < 0 || (fflags & NOTE_ABSTIME) != 0) return data;
+  const int64_t ms = data == 0 ? 1 : data;
+  switch (fflags & (NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS)) {
+    case NOTE_USECONDS: return ms * 1'000;
+    case NOTE_NSECONDS: return ms * 1'000'000;
+    default: return data;  // ms or s; or two units at once (EINVAL)
+  }
+}
+
 struct Runner {
   ByteReader in;
   KeventProgramResult& res;
   int forks_ = 0;
+  // The simulated threads of the forked children, recorded as each starts.
+  // A child exits concurrently with the parent's later calls (NOTE_EXIT and
+  // SIGCHLD into the parent's kqueues, closing its copies of the
+  // descriptors), so while one has started and not finished the kqueues may
+  // be mid-update under their locks (a knote on kq_head whose kq_count is
+  // not yet incremented). Harness state, not the model's: plain memory.
+  std::vector<sim::Tid> children_;
+  size_t deferred_ = 0;  // checks put off while another thread was busy
+
+  static void child_main(void* arg) {
+    static_cast<Runner*>(arg)->children_.push_back(sim::Scheduler::current()->self());
+  }
+  // Another thread may be inside the kernel: a forked child that has started
+  // and not finished, or the softclock running a timer's expiry.
+  bool others_busy() const {
+    for (sim::Tid t : children_)
+      if (!sim::Scheduler::current()->is_finished(t)) return true;
+    return !kern::World::current()->softclock_idle();
+  }
 
   void line(const std::string& s) { res.listing += s + "\n"; }
   void fail(const std::string& s) {
@@ -59,7 +95,17 @@ struct Runner {
     if (r < -1) fail(fmt::format("{} returned {}", call, r));
   }
 
-  void check_invariants(const char* when) {
+  // The invariants hold only at quiescent points: no other thread inside the
+  // kernel. The parent between two calls is one unless a child or the
+  // softclock is busy; then the check waits for the next call made with
+  // both quiet (and always runs at the end, after fork_join_all).
+  void check_invariants(const char* when, bool final = false) {
+    if (final && !wait_for_softclock_idle()) fail("the softclock never went idle at the end");
+    if (others_busy()) {
+      ++deferred_;
+      return;
+    }
+    ++res.checks;
     std::string s = check_kqueue_invariants(kern::curthread()->td_proc);
     if (!s.empty()) fail(fmt::format("kqueue invariant broken {}:\n{}", when, s));
   }
@@ -92,12 +138,7 @@ struct Runner {
         fflags = ffb;
     }
     int64_t data = static_cast<int8_t>(db);
-    // Armed timers start the softclock daemon, which touches the World's
-    // memory after the World is gone when the execution ends (a kqsim bug the
-    // schedule harness found, tests/data/fuzz_findings/schedule-softclock-uaf;
-    // docs/fuzzing.md). Until it is fixed, timers are fuzzed only with the
-    // arguments the validation refuses (data < 0).
-    if (filter == EVFILT_TIMER && data >= 0) data = -1 - data;
+    if (filter == EVFILT_TIMER) data = timer_data(data, fflags);
     struct kevent k;
     EV_SET(&k, ident, filter, flags, fflags, data, reinterpret_cast<void*>(static_cast<uintptr_t>(ib)));
     return k;
@@ -209,7 +250,7 @@ struct Runner {
           break;
         }
         ++forks_;
-        int r = kern::sys_fork([](void*) {}, nullptr);
+        int r = kern::sys_fork(&Runner::child_main, this);
         line(fmt::format("fork() = {}{}", r, errno_text(r)));
         check_result(r, "fork");
         break;
@@ -231,18 +272,20 @@ KeventProgramResult run_kevent_program(const uint8_t* data, size_t size) {
   res.design = (in.u8() & 1) ? "giant" : "fine";
   const kern::kq_design* design = kern::find_design(res.design);
   sim::SchedulerOptions so;
+  so.max_steps = kMaxKeventSteps;
   sim::Scheduler sched(so);
   sim::RandomStrategy strategy(1);
   locks::Witness witness;
   locks::WitnessScope ws(&witness);
   const sim::Execution& e = sched.run(strategy, [&] {
     kern::World world(*design);
-    Runner r{in, res, 0};
+    Runner r{in, res, 0, {}, 0};
     while (!r.in.done() && res.calls < static_cast<size_t>(kMaxKeventCalls) && r.res.failure.empty()) r.step();
     kern::fork_join_all();
+    res.deferred_checks = r.deferred_;
     for (int fd = 0; fd < kern::kNoFile; ++fd)
       if (kern::curthread()->td_proc->p_fd->fd_ofiles[fd] != nullptr) kern::sys_close(fd);
-    r.check_invariants("after closing every descriptor");
+    r.check_invariants("after closing every descriptor", /*final=*/true);
     if (!kern::curthread()->td_proc->p_fd->fd_kqlist.empty())
       r.fail("a kqueue is still on fd_kqlist after every descriptor was closed");
   });

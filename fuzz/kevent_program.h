@@ -13,8 +13,17 @@
 //     returned a plausible value;
 //   - every EV_ERROR entry carries 0 (EV_RECEIPT) or a FreeBSD errno, and
 //     every other returned event a known filter; no more entries than slots;
-//   - check_kqueue_invariants() of the process (fuzz_input.h);
-// and at the end, after closing every descriptor, the invariants again. Any
+//   - check_kqueue_invariants() of the process (fuzz_input.h), when no
+//     other thread is in the kernel (the check is valid only at quiescent
+//     points): no forked child has started and not finished (a child exits
+//     concurrently with the parent's next calls, updating the parent's
+//     kqueues under their locks), and the softclock is idle
+//     (World::softclock_idle). Otherwise the check is put off to the next
+//     call made at a quiescent point;
+// and at the end, after joining the children, closing every descriptor and
+// waiting for the softclock to go idle, the invariants again. EVFILT_TIMER
+// changes arm real timers (virtual time; periods of 1 ms or more), so the
+// softclock daemon runs too. Any
 // finding the execution makes (KASSERT, list corruption, use after free,
 // race, lock order) is a failure too. The same bytes give the same execution
 // (fixed strategy seed), so a failing input replays exactly.
@@ -27,12 +36,18 @@
 namespace kqsim::fuzz {
 
 inline constexpr int kMaxKeventCalls = 64;
+// The execution's step bound: armed periodic timers (each firing at most ~64
+// times, see timer_data in kevent_program.cc) may take more scheduling points
+// than the default 100 000.
+inline constexpr uint64_t kMaxKeventSteps = 2'000'000;
 
 struct KeventProgramResult {
   std::string design;   // the locking design the program ran under
   std::string listing;  // one line per call: the call, its result and errno
   std::string failure;  // "" when every check held; else what broke
   size_t calls = 0;
+  size_t checks = 0;           // invariant checks run (after calls and at the end)
+  size_t deferred_checks = 0;  // checks after a call put off: a child or the softclock was busy
   bool ok() const { return failure.empty(); }
 };
 

@@ -6,7 +6,8 @@
 // bytes decode, in order, into
 //   - the program: 2 or 3 threads, a few registrations made before they
 //     start, and 1-6 operations per thread on a shared set of objects (two
-//     kqueues, two non-blocking pipes, three user events):
+//     kqueues, two non-blocking pipes, two user events, a 1 ms periodic
+//     EVFILT_TIMER, which starts the softclock daemon):
 //     register / delete / enable / disable (EV_CLEAR, EV_ONESHOT,
 //     EV_DISPATCH, EV_RECEIPT), polls with a zero timeout, pipe writes and
 //     reads, NOTE_TRIGGER, and close() of any of the objects;

@@ -16,6 +16,7 @@ READF, WRITEF, USER, TIMER, PROC, SIGNAL, EMPTY, VNODE, AIO, ZERO, ONE, LOW = ra
 EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE = 0x1, 0x2, 0x4, 0x8
 EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_DISPATCH = 0x10, 0x20, 0x40, 0x80
 EV_FORCEONESHOT, EV_KEEPUDATA = 0x100, 0x200
+NOTE_SECONDS, NOTE_MSECONDS, NOTE_USECONDS, NOTE_NSECONDS, NOTE_ABSTIME = 0x1, 0x2, 0x4, 0x8, 0x10
 
 
 def fd(n):
@@ -95,6 +96,27 @@ kev = {
                           kevent(1, [change(1, USER, EV_ADD), change(1, USER, 0, TRIG)]), kevent(0, [])),
     "timer": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, 0, 1)]), kevent(0, [], timeout=13),
                   kevent(0, [change(1, TIMER, EV_DELETE)])),
+    # Armed timers (the softclock daemon runs; virtual time advances in the 1 ms waits).
+    "timer_periodic": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, 0, 2)]),
+                           *([kevent(0, [], timeout=13)] * 5), kevent(0, [change(1, TIMER, EV_DELETE)])),
+    "timer_units": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, NOTE_USECONDS, 3),
+                                             change(2, TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, 0),
+                                             change(3, TIMER, EV_ADD, NOTE_SECONDS, 1),
+                                             change(4, TIMER, EV_ADD, NOTE_ABSTIME | NOTE_MSECONDS, 2)]),
+                        *([kevent(0, [], timeout=13)] * 3)),
+    "timer_readd": prog([KQUEUE], kevent(0, [change(5, TIMER, EV_ADD, 0, 5)]), kevent(0, [], timeout=13),
+                        kevent(0, [change(5, TIMER, EV_ADD, 0, 1)]), kevent(0, [], timeout=13),
+                        kevent(0, [], timeout=13)),
+    "timer_close_armed": prog([KQUEUE], [KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, 0, 1),
+                                                             change(fd(1), READF, EV_ADD)]),
+                              kevent(1, [change(2, TIMER, EV_ADD | EV_DISPATCH, 0, 1)]),
+                              kevent(0, [], timeout=13), [CLOSE, fd(1)], kevent(0, [], timeout=13)),
+    "timer_fork": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD | EV_DISPATCH, 0, 1),
+                                            change(2, PROC, EV_ADD, 0x80)]), [FORK],
+                       kevent(0, [], timeout=13), kevent(0, [change(1, TIMER, EV_ENABLE)]),
+                       kevent(0, [], timeout=13)),
+    "timer_left_armed": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, 0, 1)]), kevent(0, [], timeout=13),
+                             giant=True),
     "timer_bad": prog([KQUEUE], kevent(0, [change(1, TIMER, EV_ADD, 0, 0xF0), change(2, TIMER, EV_ADD, 0xFF, 1)])),
     "proc_exit": prog([KQUEUE], [FORK], kevent(0, [change(2, PROC, EV_ADD, 0x80)]), kevent(0, [], timeout=13),
                       kevent(0, [])),
@@ -147,6 +169,11 @@ sch = {
                            [[(SWRITE, 10), (SWRITE, 20)], [(SREAD, 30), (POLL, 6)], [(POLL, 2), (SCLOSE, 3)]],
                            bytes([0, 1, 2] * 30)),
     "timer": sched([reg(T_TIMER, F_ADD)], [[(POLL, 0), (REG, reg(T_TIMER, F_DELETE))], [(POLL, 0)]], alt),
+    "timer_close_kq": sched([reg(T_TIMER, F_ADD)], [[(POLL, 0), (SCLOSE, 0)],
+                                                    [(REGPOLL, reg(T_TIMER, F_DISPATCH)), (POLL, 0)]], alt),
+    "timer_oneshot_readd": sched([reg(T_TIMER, F_ONESHOT, True)],
+                                 [[(REG, reg(T_TIMER, F_ADD, True)), (POLL, 1)],
+                                  [(REG, reg(T_TIMER, F_DELETE, True)), (POLL, 1), (SCLOSE, 1)]], alt),
     "receipt_and_disable": sched([], [[(REGPOLL, reg(T_U1, F_RECEIPT)), (TRIGGER, 0)],
                                       [(REG, reg(T_U1, F_DISABLE)), (POLL, 0)]], alt),
     "three_threads_close_all": sched([reg(T_AR, F_ADD), reg(T_BR, F_ADD), reg(T_KQ2, F_ADD)],

@@ -36,16 +36,21 @@
 // deadline: virtual time jumps there when every thread is idle), then runs
 // each due callout's handler without the callout lock. Arming a callout
 // earlier than the softclock's current deadline wakes it. Where the state
-// lives: the World owns it (World::make), and a thread-local one-entry cache
-// keyed by (World*, execution generation) finds it; a World is per execution
-// (kern_types.h), so a new execution, or a new World, never sees stale state.
+// lives: the World owns it (World::make) and points to it
+// (World::softclock()), so a new World never sees another's. Teardown: the
+// daemon is registered with World::add_daemon, and ~World stops it
+// (Scheduler::stop_daemon) before freeing the state it runs on; a stopped
+// softclock is unwound at the end of the execution without running again
+// (it holds no lock and no object while parked or preempted, so unwinding
+// touches nothing).
 // Designs that run syscalls under Giant (kevent_giant or all_giant) run the
 // handlers under Giant, as FreeBSD 5's non-MPSAFE callouts did
 // (callout_init(c, 0)); the others run them MPSAFE (callout_init(c, 1)).
 //
 // Locks and lock order
 // --------------------
-//   Giant -> kc_mtx -> kq lock        expiry: KNOTE_LOCKED on the timer's knlist
+//   Giant -> kc_mtx -> kq lock        expiry: KNOTE_LOCKED on the timer's knlist,
+//                                     and the read of kn_flags (EV_ONESHOT)
 //   kc_mtx -> callout lock            touch (kc_mtx held by kqueue_register),
 //                                     expiry (cancel check, re-arm)
 //   callout lock                      attach/detach arm and drain alone
@@ -86,12 +91,16 @@ namespace kqsim::kern {
 using namespace kqsim::bsd;
 using sim::Atomic;
 
+// The timer's state types are named in kqsim::kern (World points to a
+// softclock_state); everything else here is file-local.
+struct softclock_state;
+
 namespace {
 
 inline constexpr unsigned int NOTE_TIMER_PRECMASK = NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS;
 inline constexpr int64_t kSbtMax = std::numeric_limits<int64_t>::max();  // SBT_MAX, in ns
 
-struct softclock_state;
+}  // namespace
 
 // kq_timer_cb_data, with its callout.
 struct kq_callout {
@@ -121,6 +130,11 @@ struct softclock_state {
   Cell<uint64_t> cc_deadline;
   bool cc_giant = false;       // run handlers under Giant (the design's rule)
   World* cc_world = nullptr;
+  // Plain memory, never read by the model: true from the softclock's start
+  // until it parks idle, and from its waking until it parks again. While it
+  // is false the softclock holds nothing and is between two runs
+  // (World::softclock_idle, for checks at quiescent points).
+  bool cc_busy = false;
 
   // What the softclock parks on: a sleep channel, so wakeup(&cc_wheel) finds it.
   struct Wait final : sim::Waitable {
@@ -130,13 +144,7 @@ struct softclock_state {
   } cc_wait;
 };
 
-// The one-entry cache: (World, execution) -> its softclock.
-struct SoftclockCache {
-  World* world = nullptr;
-  uint32_t gen = 0;
-  softclock_state* sc = nullptr;
-};
-thread_local SoftclockCache tls_softclock;
+namespace {
 
 void softclock_main(softclock_state* sc);
 void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen);
@@ -145,16 +153,15 @@ void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen);
 softclock_state* softclock_get() {
   World* w = World::current();
   sim::Scheduler* s = sim::Scheduler::current();
-  SoftclockCache& c = tls_softclock;
-  if (c.sc != nullptr && c.world == w && c.gen == s->generation()) return c.sc;
+  if (softclock_state* sc = w->softclock()) return sc;
   softclock_state* sc = w->make<softclock_state>();
   locks::mtx_init(&sc->cc_lock, "callout", nullptr, locks::MTX_DEF);
   sc->cc_wait.chan = &sc->cc_wheel;
   sc->cc_world = w;
   const kq_design& d = w->design();
   sc->cc_giant = d.kevent_giant || d.all_giant;
-  c = SoftclockCache{w, s->generation(), sc};
-  s->spawn_daemon([sc] { softclock_main(sc); }, "softclock");
+  w->set_softclock(sc);
+  w->add_daemon(s->spawn_daemon([sc] { softclock_main(sc); }, "softclock"));
   return sc;
 }
 
@@ -205,6 +212,7 @@ void callout_drain(softclock_state* sc, kq_callout* kc) {
 // ends). While parked it holds no lock.
 void softclock_main(softclock_state* sc) {
   sim::Scheduler* s = sim::Scheduler::current();
+  sc->cc_busy = true;
   for (;;) {
     locks::mtx_lock(&sc->cc_lock);
     kq_callout* due = nullptr;
@@ -228,7 +236,9 @@ void softclock_main(softclock_state* sc) {
       sc->cc_deadline.store(earliest);
       SrcLoc loc = SrcLoc::current();
       locks::lo_release(sc->cc_lock, true, loc, /*point_after=*/false);
+      sc->cc_busy = false;
       s->park(&sc->cc_wait, loc, earliest);
+      sc->cc_busy = true;
       locks::lo_acquire(sc->cc_lock, true, false, loc);
       sc->cc_deadline.store(0);  // awake: arming need not wake us
     }
@@ -336,7 +346,15 @@ void filt_timerexpire(softclock_state* sc, kq_callout* kc, uint32_t gen) {
   if (live) {
     knote* kn = kc->kn;
     uint64_t to = kc->to.load();
-    if ((kn->kn_kevent.flags.load() & EV_ONESHOT) != 0 || to == 0) {
+    // FreeBSD reads kn_flags here with no lock; kqueue_register's
+    // EV_FORCEONESHOT sets EV_ONESHOT in them under the kq lock. The model
+    // reads them under the kq lock (kc_mtx -> kq lock, KNOTE_LOCKED's order
+    // below), so that only races of the design under test are reported (found
+    // by the kevent fuzzer: tests/data/fuzz_findings/kevent-timer-forceoneshot-race).
+    KQ_LOCK(kn->kn_kq);
+    const bool oneshot = (kn->kn_kevent.flags.load() & EV_ONESHOT) != 0;
+    KQ_UNLOCK(kn->kn_kq);
+    if (oneshot || to == 0) {
       kc->kc_pending.fetch_add(1, std::memory_order_relaxed);
     } else {
       uint64_t now = sim::Scheduler::current()->now();
@@ -432,6 +450,8 @@ void filt_timertouch(knote* kn, struct kevent* kev, unsigned long type) {
 }
 
 }  // namespace
+
+bool World::softclock_idle() const { return softclock_ == nullptr || !softclock_->cc_busy; }
 
 const filterops timer_filtops = {
     .f_isfd = 0,

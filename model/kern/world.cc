@@ -31,6 +31,7 @@ World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
     make_init();  // live mode: OS threads must not race to create it
   } else {
     max_bytes_ = sim::Scheduler::current()->options().max_memory;
+    sim_gen_ = sim::Scheduler::current()->generation();
   }
 }
 
@@ -40,6 +41,10 @@ proc* World::make_init() {
 }
 
 World::~World() {
+  // Stop the daemons first: none may run again on this World's memory.
+  sim::Scheduler* s = sim::Scheduler::current();
+  if (s != nullptr && s->generation() == sim_gen_)
+    for (sim::Tid t : daemons_) s->stop_daemon(t);
   tls_current_ = prev_;
   if (global_ == this) global_ = nullptr;
 }
@@ -109,6 +114,10 @@ thread* World::curthread() {
     live_td->td_proc = initproc();
   }
   return live_td;
+}
+
+void World::add_daemon(sim::Tid t) {
+  if (t != sim::kNoThread) daemons_.push_back(t);
 }
 
 void World::attach(proc* p) { curthread()->td_proc = p; }

@@ -23,6 +23,14 @@
 // World is destroyed, whatever the model does with them: "freeing" one marks
 // it (the model can then report a use of it) instead of returning the memory.
 //
+// Teardown: kernel daemons (simulated daemon threads: the softclock) serve one
+// World and use its memory. Whoever starts one registers it (add_daemon); the
+// destructor stops every registered daemon (Scheduler::stop_daemon) before
+// anything is freed, so a daemon never runs on a destroyed World, even when
+// the execution goes on (another World, a thread that outlives the root).
+// Per-World services (the softclock) hang off the World itself, never off a
+// cache keyed by its address: a later World may reuse the address.
+//
 // The kqueue task (FreeBSD's taskqueue_kqueue_ctx): kqueue_schedtask() queues
 // a kqueue whose watchers must be notified; every syscall runs the queued
 // tasks before it returns (ast_kqueue), on the calling thread, under the
@@ -40,6 +48,8 @@
 #include "model/kern/kern_types.h"
 
 namespace kqsim::kern {
+
+struct softclock_state;  // timer.cc
 
 class World {
  public:
@@ -81,6 +91,19 @@ class World {
   uint64_t bytes_allocated() const { return bytes_; }
   // Live mode: OS threads allocate concurrently, hence the atomic.
   uint32_t next_serial() { return serial_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  // A daemon thread that uses this World: stopped by the destructor, before
+  // the World's memory goes (see Teardown above).
+  void add_daemon(sim::Tid t);
+  // The World's softclock (timer.cc creates it on the first armed timer).
+  softclock_state* softclock() const { return softclock_; }
+  void set_softclock(softclock_state* sc) { softclock_ = sc; }
+  // Whether the softclock is between runs: none yet, not started, or parked
+  // until its next callout (holding nothing). While it runs an expiry it may
+  // be in the middle of updating a kqueue under that kqueue's lock, so checks
+  // that read kqueues without locks (fuzz/fuzz_input.h) need it idle.
+  // Defined in timer.cc.
+  bool softclock_idle() const;
 
   // The kqueue task queue.
   void kqueue_schedtask(kqueue* kq);
@@ -127,6 +150,9 @@ class World {
   thread* sim_threads_[sim::kMaxThreads] = {};
   int next_pid_ = 1;  // allproc_lock
   std::atomic<uint32_t> serial_{0};
+  std::vector<sim::Tid> daemons_;   // add_daemon(), of execution sim_gen_
+  uint32_t sim_gen_ = 0;             // the Scheduler generation this World was built in
+  softclock_state* softclock_ = nullptr;
   locks::mtx taskq_lock_;
   std::vector<kqueue*> tasks_;  // taskq_lock_
 };

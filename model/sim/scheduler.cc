@@ -224,7 +224,11 @@ void Scheduler::switch_away_blocked() {
 void Scheduler::switch_away_final() {
   Thread& me = *cur_;
   Thread* to = &main_;
-  if (!aborting_ && nrunnable_ > 0) to = &threads_[nrunnable_ == 1 ? runnable_[0] : choose(kNoThread)];
+  // When the last non-daemon thread finishes, the execution ends (run()'s loop
+  // unwinds the daemons): a daemon must not run on after it, since what it
+  // serves may already be gone (the World the root thread destroyed).
+  if (!aborting_ && nrunnable_ > 0 && !only_daemons_left())
+    to = &threads_[nrunnable_ == 1 ? runnable_[0] : choose(kNoThread)];
   cur_ = to;
   if (!to->started) {
     to->started = true;
@@ -283,6 +287,32 @@ Tid Scheduler::spawn_daemon(InlineFn body, const char* name, SrcLoc loc) {
   return t;
 }
 
+void Scheduler::stop_daemon(Tid t) {
+  if (t >= nthreads_ || t == cur_->tid) return;
+  Thread& th = threads_[t];
+  if (!th.daemon || th.stopped || (th.state != State::kRunnable && th.state != State::kBlocked)) return;
+  th.stopped = true;
+  remove_runnable(t);
+  if (!th.started) {
+    th.body.reset();
+    th.state = State::kFinished;
+    return;
+  }
+  // Suspended (parked, or preempted at a point): keep it so, waiting on
+  // nothing (its Waitable may be freed with its owner), until unwind_all().
+  th.state = State::kBlocked;
+  th.waiting_on = nullptr;
+  th.deadline = kNever;
+  th.join_target = kNoThread;
+}
+
+bool Scheduler::only_daemons_left() const {
+  for (unsigned i = 0; i < nthreads_; ++i)
+    if (!threads_[i].daemon && threads_[i].state != State::kFinished && threads_[i].state != State::kCrashed)
+      return false;
+  return true;
+}
+
 Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   if (aborting_) return kNoThread;
   if (nthreads_ == kMaxThreads) {
@@ -306,6 +336,7 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   t.timed_out = false;
   t.label = nullptr;
   t.daemon = false;
+  t.stopped = false;
   t.join_target = kNoThread;
   t.body = std::move(body);
   if (name != nullptr) t.name = name;
@@ -365,7 +396,7 @@ WakeReason Scheduler::park(const Waitable* w, SrcLoc loc, uint64_t deadline) {
 
 void Scheduler::unpark(Tid t) {
   Thread& th = threads_[t];
-  if (th.state != State::kBlocked) return;
+  if (th.state != State::kBlocked || th.stopped) return;
   th.state = State::kRunnable;
   th.waiting_on = nullptr;
   th.deadline = kNever;
@@ -501,7 +532,7 @@ void Scheduler::report_deadlock() {
   std::string msg = "deadlock: no simulated thread can run";
   std::vector<Tid> blocked;
   for (unsigned i = 0; i < nthreads_; ++i)
-    if (threads_[i].state == State::kBlocked) blocked.push_back(i);
+    if (threads_[i].state == State::kBlocked && !threads_[i].stopped) blocked.push_back(i);
   for (Tid t : blocked) {
     const Thread& th = threads_[t];
     std::string what = th.waiting_on != nullptr ? th.waiting_on->describe() : "a wakeup";

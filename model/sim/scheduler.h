@@ -141,6 +141,13 @@ class Scheduler {
   // keep the execution alive: once every non-daemon thread has finished, the
   // execution ends and daemons still running are unwound (no finding).
   Tid spawn_daemon(InlineFn body, const char* name = nullptr, SrcLoc loc = SrcLoc::current());
+  // Stops daemon thread t for good, because what it serves is going away (a
+  // kern::World stops its softclock before freeing it): t never runs again in
+  // this execution and nothing wakes it. A daemon that never started is
+  // dropped; one that did stays suspended and is unwound at the end of the
+  // execution like any daemon. No effect on a thread that is not a live
+  // daemon, or on the calling thread itself.
+  void stop_daemon(Tid t);
   void join(Tid t, SrcLoc loc = SrcLoc::current());
   // A scheduling point (no memory access): lets the strategy switch threads.
   void yield(SrcLoc loc = SrcLoc::current());
@@ -155,6 +162,10 @@ class Scheduler {
   // them, or only the longest-waiting one. Returns how many.
   unsigned wake_channel(const void* chan, bool only_one);
   bool is_parked(Tid t) const { return threads_[t].state == State::kBlocked; }
+  // t has returned from its body (or crashed): it will not run again.
+  bool is_finished(Tid t) const {
+    return threads_[t].state == State::kFinished || threads_[t].state == State::kCrashed;
+  }
   uint64_t now() const { return now_; }
   uint64_t steps() const { return steps_; }
   void sleep_until(uint64_t deadline, SrcLoc loc = SrcLoc::current());
@@ -267,6 +278,7 @@ class Scheduler {
     bool timed_out = false;
     uint64_t park_seq = 0;
     bool daemon = false;
+    bool stopped = false;  // stop_daemon(): never runnable again this execution
     Tid join_target = kNoThread;  // the thread join() waits for
     const char* label = nullptr;
     InlineFn body;
@@ -289,6 +301,7 @@ class Scheduler {
   void report_deadlock();
   void handle_fault();
   void unwind_all();
+  bool only_daemons_left() const;  // every non-daemon thread finished (or crashed)
   [[noreturn]] void abort_from_thread();
   void step_bound_exceeded();  // returns only while the execution is already ending
   void aborted_point();
