@@ -219,26 +219,11 @@ void knote_fork(knlist* list, int pid, thread* td) {
   KNOTE_LOCKED(list, static_cast<long>(NOTE_FORK) | pid);
 }
 
-// The simulated threads sys_fork started in the current World (for
-// fork_join_all), found like timer.cc's softclock: a World-owned record and a
-// thread-local one-entry cache keyed by (World, execution generation).
-struct ForkThreads {
-  std::vector<sim::Tid> tids;
-};
-struct ForkThreadsCache {
-  World* world = nullptr;
-  uint32_t gen = 0;
-  ForkThreads* ft = nullptr;
-};
-thread_local ForkThreadsCache tls_fork_threads;
-
-ForkThreads* fork_threads() {
-  World* w = World::current();
-  sim::Scheduler* s = sim::Scheduler::current();
-  ForkThreadsCache& c = tls_fork_threads;
-  if (c.ft == nullptr || c.world != w || c.gen != s->generation())
-    c = ForkThreadsCache{w, s->generation(), w->make<ForkThreads>()};
-  return c.ft;
+// The simulated threads sys_fork started in the current World, for
+// fork_join_all: kept by the World itself (World::forked_threads), not in a
+// cache keyed by the World's address, which a later World may reuse.
+std::vector<sim::Tid>& fork_threads() {
+  return World::current()->forked_threads(sim::Scheduler::current()->generation());
 }
 
 // fdescfree: close every descriptor of the exiting process.
@@ -377,7 +362,7 @@ int sys_fork(void (*child_main)(void*), void* arg) {
   }
   sim::Tid t = s->spawn(body, name);
   if (t == sim::kNoThread) return static_cast<int>(scope.ret(kEAGAIN));  // the execution is ending
-  fork_threads()->tids.push_back(t);
+  fork_threads().push_back(t);
   return static_cast<int>(scope.ret(0, pid));
 }
 
@@ -388,10 +373,11 @@ void fork_join_all() {
     return;
   }
   if (s->aborting()) return;  // unwinding: nothing to wait for
-  ForkThreads* ft = fork_threads();
-  // Children may fork in turn: join until no new thread appears.
-  for (size_t i = 0; i < ft->tids.size(); ++i)
-    if (ft->tids[i] != s->self()) s->join(ft->tids[i]);
+  std::vector<sim::Tid>& tids = fork_threads();
+  // Children may fork in turn: join until no new thread appears (index, not
+  // iterator: a joined child's fork appends).
+  for (size_t i = 0; i < tids.size(); ++i)
+    if (tids[i] != s->self()) s->join(tids[i]);
 }
 
 void sys_exit(int status) {

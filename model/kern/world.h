@@ -104,6 +104,16 @@ class World {
   // that read kqueues without locks (fuzz/fuzz_input.h) need it idle.
   // Defined in timer.cc.
   bool softclock_idle() const;
+  // The simulated threads sys_fork started in this World during execution
+  // `gen` (fork_join_all joins them); emptied when asked for another
+  // execution's. Deterministic mode only (live forks go through the runner).
+  std::vector<sim::Tid>& forked_threads(uint32_t gen) {
+    if (fork_gen_ != gen) {
+      fork_gen_ = gen;
+      fork_tids_.clear();
+    }
+    return fork_tids_;
+  }
 
   // The kqueue task queue.
   void kqueue_schedtask(kqueue* kq);
@@ -153,6 +163,8 @@ class World {
   std::vector<sim::Tid> daemons_;   // add_daemon(), of execution sim_gen_
   uint32_t sim_gen_ = 0;             // the Scheduler generation this World was built in
   softclock_state* softclock_ = nullptr;
+  std::vector<sim::Tid> fork_tids_;  // forked_threads()
+  uint32_t fork_gen_ = 0;
   locks::mtx taskq_lock_;
   std::vector<kqueue*> tasks_;  // taskq_lock_
 };

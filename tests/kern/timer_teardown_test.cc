@@ -11,6 +11,8 @@
 #include <string>
 
 #include "locks/witness.h"
+#include "model/kern/proc.h"
+#include "model/kern/syscalls.h"
 #include "model/kern/world.h"
 #include "model/sim/scheduler.h"
 #include "model/sim/strategy.h"
@@ -89,6 +91,32 @@ TEST(SoftclockTeardownSmoke, EachWorldOfOneExecutionHasItsOwnSoftclock) {
   EXPECT_EQ(fired[1], 1);
   EXPECT_EQ(data[0], 1);
   EXPECT_EQ(data[1], 1);
+}
+
+// The same for fork_join_all: the threads a World's forks started belong to
+// that World (World::forked_threads), so a second World of the execution -
+// which may reuse the first one's address - joins only its own children and
+// never reads the first one's freed record (ASan runs this in CI).
+TEST(SoftclockTeardownSmoke, EachWorldOfOneExecutionJoinsOnlyItsOwnForks) {
+  sim::Scheduler s;
+  sim::RandomStrategy st(1);
+  locks::Witness w;
+  locks::WitnessScope ws(&w);
+  size_t forked[2] = {99, 99};
+  int pid = -1;
+  const sim::Execution& e = s.run(st, [&] {
+    const uint32_t gen = sim::Scheduler::current()->generation();
+    for (int i = 0; i < 2; ++i) {
+      World world(*find_design("fine"));
+      if (i == 0) pid = sys_fork(+[](void*) { sys_exit(0); }, nullptr);
+      forked[i] = world.forked_threads(gen).size();
+      fork_join_all();
+    }
+  });
+  EXPECT_TRUE(e.findings.empty()) << e.findings[0].message;
+  EXPECT_GT(pid, 1);
+  EXPECT_EQ(forked[0], 1u);
+  EXPECT_EQ(forked[1], 0u);
 }
 
 // Under random schedules the softclock may be parked, woken or preempted when
