@@ -25,6 +25,7 @@
 #include "model/kern/syscalls.h"
 #include "model/sim/live_host.h"
 #include "scenarios/scenario.h"
+#include "tests/live/unregistered_scenario.h"
 
 namespace kqsim::fuzz {
 namespace {
@@ -44,13 +45,6 @@ LiveOptions quiet(uint64_t iterations) {
   o.iterations = iterations;
   o.stall_timeout_s = 60;
   return o;
-}
-
-template <class State>
-const Scenario& make(Definition<State>&& d) {
-  static std::vector<std::unique_ptr<Scenario>> keep;
-  keep.push_back(std::make_unique<scenarios::detail::TypedScenario<State>>(std::move(d)));
-  return *keep.back();
 }
 
 std::string all_findings(const LiveResult& r) {
@@ -131,7 +125,7 @@ const Scenario& forking() {
         scenarios::report(FindingKind::kLostEvent, "the child's byte is not in the pipe");
     };
     d.expect = {{"fine", scenarios::Expected::clean(), ""}};
-    return make(std::move(d));
+    return testing::make_unregistered(std::move(d));
   }();
   return s;
 }
@@ -190,7 +184,7 @@ TEST(LiveFork, TheStallWatchdogCoversProcessThreads) {
   };
   d.thread = [](Env<StuckState>&, int) {};
   d.expect = {{"fine", scenarios::Expected::clean(), ""}};
-  const Scenario& s = make(std::move(d));
+  const Scenario& s = testing::make_unregistered(std::move(d));
   LiveOptions o = quiet(1);
   o.stall_timeout_s = 0.3;
   std::string stalled;

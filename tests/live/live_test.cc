@@ -33,6 +33,7 @@
 #include "model/kern/syscalls.h"
 #include "model/sim/chaos.h"
 #include "scenarios/scenario.h"
+#include "tests/live/unregistered_scenario.h"
 
 namespace kqsim::fuzz {
 namespace {
@@ -138,14 +139,6 @@ struct Counters {
   int p[2] = {-1, -1};
 };
 
-// A scenario that is not registered (only these tests run it).
-template <class State>
-const Scenario& make(Definition<State>&& d) {
-  static std::vector<std::unique_ptr<Scenario>> keep;
-  keep.push_back(std::make_unique<scenarios::detail::TypedScenario<State>>(std::move(d)));
-  return *keep.back();
-}
-
 const Scenario& counting() {
   static const Scenario& s = []() -> const Scenario& {
     Definition<Counters> d;
@@ -167,7 +160,7 @@ const Scenario& counting() {
         scenarios::report(FindingKind::kLostEvent, "the byte written is not there");
     };
     d.expect = {{"fine", scenarios::Expected::clean(), ""}};
-    return make(std::move(d));
+    return testing::make_unregistered(std::move(d));
   }();
   return s;
 }
@@ -181,7 +174,7 @@ TEST(LiveRunnerRefusal, AScenarioThatCannotRunLiveIsRefusedWithItsReason) {
   d.thread = [](Env<Counters>& env, int) { env.state.ran.fetch_add(1); };
   d.expect = {{"fine", scenarios::Expected::clean(), ""}};
   d.no_live = "it needs the deterministic scheduler";
-  const Scenario& s = make(std::move(d));
+  const Scenario& s = testing::make_unregistered(std::move(d));
   try {
     run_live(s, *kern::find_design("fine"), quiet(1));
     ADD_FAILURE() << "ran in live mode";
@@ -241,7 +234,7 @@ TEST(LiveRunner, OracleFindingsAreCollectedPerIteration) {
   };
   d.after = [](Env<Empty>&) { scenarios::report(FindingKind::kOracle, "the oracle always fails"); };
   d.expect = {{"fine", scenarios::Expected::failure(FindingKind::kOracle), ""}};
-  const Scenario& s = make(std::move(d));
+  const Scenario& s = testing::make_unregistered(std::move(d));
   LiveResult r = run_live(s, *kern::find_design("fine"), quiet(4));
   ASSERT_EQ(r.findings.size(), 2u);
   EXPECT_EQ(r.failed_iterations, 4u);
@@ -286,7 +279,7 @@ TEST(LiveRunner, TheWitnessWatchesEveryThread) {
     locks::mtx_unlock(&l.b);  // returns holding A
   };
   d.expect = {{"fine", scenarios::Expected::failure(FindingKind::kLockOrderReversal), ""}};
-  const Scenario& s = make(std::move(d));
+  const Scenario& s = testing::make_unregistered(std::move(d));
   LiveResult r = run_live(s, *kern::find_design("fine"), quiet(1));
   std::vector<std::string> kinds;
   for (const LiveFinding& f : r.findings) {
