@@ -20,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/lor_svg.h"
+
 namespace kqsim::cli {
 
 struct SvgSeries {
@@ -40,19 +42,7 @@ struct SvgPanel {
 
 namespace svg_detail {
 
-inline std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+using fuzz::xml_escape;  // fuzz/lor_svg.h: the one XML text/attribute escaper
 
 // A short label for a tick value: 100, 2.5k, 10k, 1M, 0.5.
 inline std::string tick_label(double v) {
@@ -124,7 +114,7 @@ inline std::string svg_plot(const std::string& title, const std::vector<SvgPanel
       "font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect x=\"0\" y=\"0\" width=\"{0:.0f}\" height=\"{1:.0f}\" fill=\"white\"/>\n"
       "<text x=\"{2:.1f}\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{3}</text>\n",
-      width, height, width / 2, escape(title));
+      width, height, width / 2, xml_escape(title));
   for (size_t pi = 0; pi < panels.size(); ++pi) {
     const SvgPanel& p = panels[pi];
     std::vector<double> xs, ys;
@@ -138,26 +128,26 @@ inline std::string svg_plot(const std::string& title, const std::vector<SvgPanel
     const double x0 = ox + kLeft, x1 = ox + kPanelW - kRight;
     const double y0 = kTop + kPanelH - kBottom, y1 = kTop + kPlotTop;  // y0 is the bottom
     o += fmt::format("<g>\n<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
-                     (x0 + x1) / 2, kTop + 20, escape(p.title));
+                     (x0 + x1) / 2, kTop + 20, xml_escape(p.title));
     o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"black\"/>\n",
                      x0, y1, x1 - x0, y0 - y1);
     for (double t : ax.ticks()) {
       const double x = ax.map(t, x0, x1);
       o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#dddddd\"/>\n", x, y0, y1);
       o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", x, y0 + 16,
-                       escape(tick_label(t)));
+                       xml_escape(tick_label(t)));
     }
     for (double t : ay.ticks()) {
       const double y = ay.map(t, y0, y1);
       o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" stroke=\"#dddddd\"/>\n", x0, y, x1);
       o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", x0 - 6, y + 4,
-                       escape(tick_label(t)));
+                       xml_escape(tick_label(t)));
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", (x0 + x1) / 2, y0 + 36,
-                     escape(p.x_label));
+                     xml_escape(p.x_label));
     o += fmt::format(
         "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
-        ox + 16, (y0 + y1) / 2, escape(p.y_label));
+        ox + 16, (y0 + y1) / 2, xml_escape(p.y_label));
     double ly = y1 + 16;
     for (const SvgSeries& s : p.series) {
       std::string pts, marks;
@@ -165,16 +155,16 @@ inline std::string svg_plot(const std::string& title, const std::vector<SvgPanel
         if (!ax.plottable(x) || !ay.plottable(y)) continue;
         const double px = ax.map(x, x0, x1), py = ay.map(y, y0, y1);
         pts += fmt::format("{}{:.1f},{:.1f}", pts.empty() ? "" : " ", px, py);
-        marks += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px, py, escape(s.color));
+        marks += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px, py, xml_escape(s.color));
       }
       if (pts.empty()) continue;
       const std::string dash = s.dashed ? " stroke-dasharray=\"6 4\"" : "";
-      o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", escape(s.color),
+      o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", xml_escape(s.color),
                        dash, pts);
       o += marks;
       o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>\n",
-                       x0 + 10, ly, x0 + 34, escape(s.color), dash);
-      o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", x0 + 40, ly + 4, escape(s.name));
+                       x0 + 10, ly, x0 + 34, xml_escape(s.color), dash);
+      o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", x0 + 40, ly + 4, xml_escape(s.name));
       ly += 16;
     }
     o += "</g>\n";
