@@ -9,6 +9,12 @@
 // "cannot write 'PATH': REASON".
 // Every CLI output file (kqsim run --json, --save-path, bench --json, merge
 // output) should go through it.
+//
+// Not every path names a regular file. When `path` exists and is not one
+// (a terminal or pipe, /dev/stdout, /dev/null, a FIFO) the text is written to
+// it directly: renaming over it would replace the device node or the
+// /dev/stdout symlink itself (as root, for every later program). A symlink to
+// a regular file stays a symlink: its target is the file replaced.
 #pragma once
 
 #include <string>

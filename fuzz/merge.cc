@@ -120,7 +120,8 @@ MergedRun merge_runs(const std::vector<MergeInput>& inputs) {
   // Same run?
   const Loaded& first = ins.front();
   static const char* const kSame[] = {"scenario", "design", "strategy",  "seed",        "schedules",
-                                      "max_steps", "race_detection", "pct_depth", "pct_k", "preemptions"};
+                                      "max_steps", "race_detection", "access_points", "pct_depth", "pct_k",
+                                      "preemptions"};
   for (size_t i = 1; i < ins.size(); ++i) {
     for (const char* k : kSame) {
       json a = first.doc.contains(k) ? first.doc[k] : json();

@@ -291,7 +291,11 @@ RunResult run_scenario(const scenarios::Scenario& sc, const kern::kq_design& des
   ProgressMeter progress(opts, opts.strategy == StrategyKind::kExhaustive ? opts.executions : shard_size(opts));
   std::vector<Share> shares(nw);
   std::vector<std::unique_ptr<locks::Witness>> witnesses;
-  for (unsigned w = 0; w < nw; ++w) witnesses.push_back(std::make_unique<locks::Witness>());
+  // Order checks on; no lock profile: nothing reads one from a deterministic
+  // exploration (live mode and `bench live` profile), and recording it cost
+  // two class lookups per lock operation.
+  for (unsigned w = 0; w < nw; ++w)
+    witnesses.push_back(std::make_unique<locks::Witness>(locks::Witness::Options{.check = true, .profile = false}));
   if (opts.strategy == StrategyKind::kExhaustive) {
     r.workers_serialized = opts.workers > 1;
     shares[0] = run_exhaustive(sc, design, opts, progress, *witnesses[0], r);
@@ -568,6 +572,7 @@ namespace {
 std::string sched_flags(const RunInfo& info) {
   std::string cmd;
   if (!info.opts.sched.race_detection) cmd += " --no-race";
+  if (info.opts.sched.access_points) cmd += " --access-points";
   if (info.opts.sched.max_steps != sim::SchedulerOptions{}.max_steps)
     cmd += fmt::format(" --max-steps {}", info.opts.sched.max_steps);
   if (info.opts.sched.max_memory != sim::SchedulerOptions{}.max_memory)
@@ -888,6 +893,7 @@ nlohmann::ordered_json run_to_json(const RunInfo& info, const RunResult& r,
   if (!reproducible) doc["workers"] = info.opts.workers;
   doc["max_steps"] = info.opts.sched.max_steps;
   doc["race_detection"] = info.opts.sched.race_detection;
+  doc["access_points"] = info.opts.sched.access_points;
   doc["executions"] = r.executions;
   doc["total_steps"] = r.total_steps;
   if (!reproducible) doc["seconds"] = r.seconds;

@@ -95,13 +95,18 @@ struct Progress {
   double seconds = 0;     // since the run started
 };
 
+// --access-points (run, replay, explain, shrink): sim::SchedulerOptions::access_points.
+inline constexpr const char* kAccessPointsHelp =
+    "Make every plain load and store a scheduling point too (always so with --no-race); slower, and with the "
+    "race detector on it finds nothing more (docs/performance.md)";
+
 struct RunOptions {
   StrategyKind strategy = StrategyKind::kRandom;
   uint64_t seed = 1;
   uint64_t executions = 1000;
   unsigned workers = 1;
-  // max_steps, race_detection, stack_size are used; the runner sets trace off
-  // and stop_on_finding on.
+  // max_steps, race_detection, access_points, stack_size are used; the runner
+  // sets trace off and stop_on_finding on.
   sim::SchedulerOptions sched;
   // Called now and then (at most every ~100 ms, and once at the end) with
   // executions done so far; from worker threads, serialised by the runner.

@@ -73,6 +73,8 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   strategy.begin_execution();
   steps_ = 0;
   step_limit_ = opts_.max_steps;
+  access_is_point_ = !opts_.race_detection || opts_.access_points;
+  access_fast_ = !access_is_point_ && !opts_.trace;
   now_ = 0;
   gen_ = next_generation();
   readsets_used_ = 0;
@@ -680,6 +682,8 @@ ReadSet* Scheduler::new_readset() {
 }
 
 void Scheduler::on_read_slow(Shadow& s, SrcLoc loc, const char* op) {
+  if (access_is_point_) point();
+  else access_step();
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
   if (s.gen != gen_) s.reset(gen_);
@@ -713,6 +717,8 @@ void Scheduler::read_check(Shadow& s, SrcLoc loc) {
 }
 
 void Scheduler::on_write_slow(Shadow& s, SrcLoc loc, const char* op) {
+  if (access_is_point_) point();
+  else access_step();
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
   if (s.gen != gen_) s.reset(gen_);
@@ -723,7 +729,10 @@ void Scheduler::write_check(Shadow& s, SrcLoc loc) {
   Thread& t = *cur_;
   const Tid tid = t.tid;
   const uint32_t clk = t.vc[tid];
-  if (s.w_tid == tid && s.w_clk == clk && !s.r_shared && (s.r_clk == 0 || s.r_tid == tid)) return;
+  if (s.w_tid == tid && s.w_clk == clk && !s.r_shared && (s.r_clk == 0 || s.r_tid == tid)) {
+    s.set_w_loc(loc);  // same epoch: a later race names this write, as on_write's inline path does
+    return;
+  }
   if (s.w_clk != 0 && s.w_clk > t.vc[s.w_tid]) race_found("write", s.w_tid, s.w_loc(), "write", loc, "write");
   if (!s.r_shared) {
     if (s.r_clk != 0 && s.r_clk > t.vc[s.r_tid]) race_found("write", s.r_tid, s.r_loc(), "read", loc, "write");

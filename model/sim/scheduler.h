@@ -12,9 +12,21 @@
 // allocates nothing on the steady path.
 //
 // Scheduling points. Model code calls point() (directly, or through every
-// sim::Cell/sim::Atomic access and every lock operation). At a point where two
-// or more threads are runnable the Strategy chooses who runs next and the
-// choice is appended to the path; with one runnable thread nothing is chosen.
+// sim::Atomic access and every lock operation). At a point where two or more
+// threads are runnable the Strategy chooses who runs next and the choice is
+// appended to the path; with one runnable thread nothing is chosen.
+//
+// Plain accesses (sim::Cell loads and stores) are scheduling points only when
+// the race detector is off or Options::access_points is set. With the race
+// detector on, preempting at synchronisation operations alone loses nothing
+// (Musuvathi & Qadeer, CHESS): up to the first data race an execution is
+// race-free, so where another thread's plain accesses fall between two
+// synchronisation operations changes neither what any access reads nor the
+// happens-before order; and the first race is reported in every ordering of
+// the synchronisation operations that reaches both accesses, whichever order
+// the two accesses run in. A plain access still counts as a step (the step
+// bound still ends a thread spinning on a plain variable) and still notices an
+// ended execution. docs/performance.md measures what this saves.
 // Blocking: park(w) removes the caller from the runnable set until unpark() or
 // its deadline; `w` describes what it waits for and who holds it, which is
 // what turns "no runnable thread" into a deadlock report naming the cycle.
@@ -87,6 +99,9 @@ inline constexpr uint64_t kNever = ~uint64_t{0};
 struct SchedulerOptions {
   uint64_t max_steps = 100'000;       // scheduling points per execution before kStepBound
   bool race_detection = true;
+  // Plain loads and stores are scheduling points even with race detection on
+  // (they always are with it off). Off by default: see "Scheduling points".
+  bool access_points = false;
   bool trace = false;                 // record a readable trace (replay/explain)
   bool stop_on_finding = true;        // any finding ends the execution
   size_t stack_size = 256 * 1024;     // per simulated thread, plus a guard page
@@ -216,9 +231,9 @@ class Scheduler {
   // that makes the read set shared, a shared read set - is read_check() /
   // write_check().
   void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
-    point();
-    if (opts_.trace || !opts_.race_detection) [[unlikely]]
+    if (!access_fast_) [[unlikely]]
       return on_read_slow(sh, loc, op);
+    access_step();
     const Thread& t = *cur_;
     const uint32_t clk = t.vc[t.tid];
     if (sh.gen != gen_) {  // the first access of this execution: nothing to race with
@@ -237,9 +252,9 @@ class Scheduler {
     read_check(sh, loc);
   }
   void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
-    point();
-    if (opts_.trace || !opts_.race_detection) [[unlikely]]
+    if (!access_fast_) [[unlikely]]
       return on_write_slow(sh, loc, op);
+    access_step();
     const Thread& t = *cur_;
     if (sh.gen != gen_) {  // the first access of this execution
       sh.reset_write(gen_, static_cast<uint8_t>(t.tid), t.vc[t.tid], loc);
@@ -261,6 +276,16 @@ class Scheduler {
     if (aborting_) [[unlikely]] aborted_point();
     if (nrunnable_ > 1) choose_and_switch();
   }
+
+ private:
+  // What a plain access does when it is not a scheduling point: a step, and
+  // the ended-execution check.
+  void access_step() {
+    if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
+    if (aborting_) [[unlikely]] aborted_point();
+  }
+
+ public:
 
  private:
   enum class State : uint8_t { kFree, kRunnable, kBlocked, kFinished, kCrashed };
@@ -336,6 +361,11 @@ class Scheduler {
   uint32_t gen_next_ = 0;  // next_generation(): the block this scheduler owns
   uint32_t gen_end_ = 0;
   bool in_run_ = false;
+  // Set by run() from opts_: a plain access takes the inline path (race
+  // detection on, access_points and trace off), and a plain access is a
+  // scheduling point (race detection off, or access_points).
+  bool access_fast_ = false;
+  bool access_is_point_ = true;
   bool aborting_ = false;
   bool ending_ = false;  // unwinding daemons after the last non-daemon thread finished
   bool fault_pending_ = false;

@@ -11,3 +11,12 @@ kqsim_add_cli_test(perf_bench_quick_executions ARGS "bench executions --quick"
   STDOUT "tailq-pingpong +fine +random ")
 kqsim_add_cli_test(perf_bench_quick_first_finding ARGS "bench first_finding --quick"
   STDOUT "kern-57945 +none +random +[0-9]+ +[0-9.]+ +3/3")
+# Plain accesses as scheduling points (--access-points): more choices per
+# execution, the same verdicts, and the flag is repeated in replay commands.
+kqsim_add_cli_test(perf_access_points_fine_clean
+  ARGS "run tailq-pingpong --design fine --schedules 2000 --seed 1 --access-points" STDOUT "verdict: clean")
+kqsim_add_cli_test(perf_access_points_in_replay
+  ARGS "run tailq-pingpong --design none --schedules 20 --no-shrink --access-points" EXIT_CODE 1
+  STDOUT "replay: kqsim replay tailq-pingpong --design none --seed [0-9]+ --access-points")
+kqsim_add_cli_test(perf_access_points_json ARGS "run tailq-pingpong --design fine --schedules 10 --json /dev/stdout"
+  STDOUT "\"access_points\": false")

@@ -3,11 +3,13 @@
 // (fuzz/atomic_file.h). The CLI side is tests/cli/tests_bad_input.cmake.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "fuzz/atomic_file.h"
 #include "locks/witness_graph.h"
@@ -108,6 +110,45 @@ TEST(AtomicFileSmoke, FailureLeavesNoFileAndKeepsTheOld) {
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
   EXPECT_EQ(files, 1u);  // no temporary left
+  fs::remove_all(dir);
+}
+
+// Regression: `kqsim run --json /dev/stdout` (as root) renamed the output over
+// the /dev/stdout symlink, leaving a regular file there for every later
+// program. A path that is not a regular file is written in place; a symlink to
+// a regular file stays a symlink.
+TEST(AtomicFileSmoke, NonRegularTargetsAreWrittenInPlaceAndSymlinksKept) {
+  fs::path dir = scratch("atomic_special");
+  fs::create_directories(dir);
+  // A FIFO, read by a child process.
+  fs::path fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream is(fifo);
+    std::getline(is, got);
+  });
+  fuzz::write_file_atomically(fifo.string(), "through the fifo\n");
+  reader.join();
+  EXPECT_EQ(got, "through the fifo");
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+  // A symlink to /dev/null: the link survives and /dev/null is still a device.
+  fs::path null_link = dir / "null";
+  fs::create_symlink("/dev/null", null_link);
+  fuzz::write_file_atomically(null_link.string(), "discarded\n");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(null_link)));
+  EXPECT_TRUE(fs::is_character_file(fs::status("/dev/null")));
+  // A symlink to a regular file: the file gets the text, the link stays.
+  fs::path real = dir / "real.json";
+  fs::path link = dir / "link.json";
+  fuzz::write_file_atomically(real.string(), "old\n");
+  fs::create_symlink(real, link);
+  fuzz::write_file_atomically(link.string(), "new\n");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+  std::ifstream is(real);
+  std::string line;
+  std::getline(is, line);
+  EXPECT_EQ(line, "new");
   fs::remove_all(dir);
 }
 

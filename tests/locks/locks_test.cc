@@ -408,6 +408,10 @@ TEST(Locks, ProfileCountsContention) {
   Body body = [&] {
     for (int i = 0; i < 3; ++i) {
       mtx_lock(&m);
+      // Plain accesses are not scheduling points (the race detector is on):
+      // a point inside the critical section is where the other thread can
+      // run and find the mutex held.
+      sim::point();
       x.store(x.load() + 1);
       mtx_unlock(&m);
     }

@@ -23,6 +23,7 @@ void add_replay_options(CLI::App* verb, ReplayOptions& o) {
   verb->add_option("--pct-k", o.pct_k, "pct: the k (choice points) of the run, as 'kqsim run' printed")
       ->type_name("K");
   verb->add_flag("--no-race", o.no_race, "Turn the data-race detector off (as the run that found it)");
+  verb->add_flag("--access-points", o.access_points, fuzz::kAccessPointsHelp);
   verb->add_flag("--no-witness", o.no_witness, "Turn the witness's lock-order checks off (see 'kqsim run' output)");
   verb->add_option("--max-steps", o.max_steps, "Scheduling points before a step-bound finding")->type_name("N");
   verb->add_option("--max-memory", o.max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
@@ -72,6 +73,7 @@ fuzz::ReplaySpec to_spec(const ReplayOptions& o) {
   if (!o.stack_kib.empty() && !(spec.sched.stack_size = fuzz::parse_stack_kib(o.stack_kib).value_or(0)))
     throw UsageError(fmt::format("--stack-kib: '{}' is not a number of KiB between 16 and 1048576", o.stack_kib));
   spec.sched.race_detection = !o.no_race;
+  spec.sched.access_points = o.access_points;
   spec.witness = !o.no_witness;
   spec.sched.trace = true;
   return spec;

@@ -25,6 +25,7 @@ struct ReplayOptions {
   std::string depth;
   std::string pct_k;
   bool no_race = false;
+  bool access_points = false;
   bool no_witness = false;
   std::string max_steps;
   std::string max_memory;

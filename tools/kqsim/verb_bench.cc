@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "fuzz/atomic_file.h"
 #include "tools/kqsim/bench.h"
 #include "tools/kqsim/verb.h"
 
@@ -106,16 +107,7 @@ int bench_action(const BenchCliOptions& o) {
     std::cout.flush();
     doc["sections"].push_back(std::move(js));
   }
-  if (!o.json.empty()) {
-    const std::string tmp = o.json + ".tmp";
-    {
-      std::ofstream os(tmp);
-      os << doc.dump(2) << "\n";
-      if (!os) throw std::runtime_error(fmt::format("cannot write '{}'", o.json));
-    }
-    if (std::rename(tmp.c_str(), o.json.c_str()) != 0)
-      throw std::runtime_error(fmt::format("cannot write '{}'", o.json));
-  }
+  if (!o.json.empty()) fuzz::write_file_atomically(o.json, doc.dump(2) + "\n");
   return status;
 }
 

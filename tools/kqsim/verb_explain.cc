@@ -62,6 +62,7 @@ std::string replay_command_of(const ReplayOptions& o, const fuzz::ReplayRun& run
   if (!o.path.empty()) cmd += " --path " + o.path;
   else cmd += " --seed " + o.seed;
   if (o.no_race) cmd += " --no-race";
+  if (o.access_points) cmd += " --access-points";
   if (o.no_witness) cmd += " --no-witness";
   if (!o.max_steps.empty()) cmd += " --max-steps " + o.max_steps;
   return cmd;

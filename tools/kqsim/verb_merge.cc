@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/atomic_file.h"
 #include "fuzz/merge.h"
 #include "tools/kqsim/verb.h"
 
@@ -50,21 +51,7 @@ int merge_action(const MergeOptions& o) {
   } catch (const fuzz::MergeError& e) {
     throw UsageError(e.what());
   }
-  if (!o.json.empty()) {
-    std::string tmp = o.json + ".tmp";
-    {
-      std::ofstream os(tmp);
-      os << m.doc.dump(2) << "\n";
-      if (!os) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error(fmt::format("cannot write '{}'", o.json));
-      }
-    }
-    if (std::rename(tmp.c_str(), o.json.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("cannot write '{}': {}", o.json, std::strerror(errno)));
-    }
-  }
+  if (!o.json.empty()) fuzz::write_file_atomically(o.json, m.doc.dump(2) + "\n");
   std::cout << m.text;
   return m.has_findings ? kExitFailure : kExitOk;
 }

@@ -47,6 +47,7 @@ int replay_action(const ReplayOptions& o) {
   if (!o.seed.empty() && !o.strategy.empty() && o.strategy != "random")
     how = fmt::format("--strategy {} --depth {} --pct-k {} {}", o.strategy, spec.pct_depth, spec.pct_k, how);
   if (o.no_race) how += " --no-race";
+  if (o.access_points) how += " --access-points";
   if (o.no_witness) how += " --no-witness";
   if (!o.max_steps.empty()) how += " --max-steps " + o.max_steps;
   std::cout << fmt::format("step by step: kqsim explain {} --design {} {}\n", run.scenario->name(),

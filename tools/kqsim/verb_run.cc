@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "fuzz/atomic_file.h"
 #include "fuzz/limits.h"
 
 #include <fmt/format.h>
@@ -54,6 +55,7 @@ struct RunOptions {
   std::string max_memory;
   std::string stack_kib;
   bool no_race = false;
+  bool access_points = false;
   std::string json;
   std::string save_path;
   LiveCliOptions live;  // --mode live (tools/kqsim/live_options.h)
@@ -94,22 +96,6 @@ void print_progress(const fuzz::RunInfo& info, const fuzz::Progress& p) {
 
 // Writes `text` to `file` through a temporary file and a rename, so that a
 // failed run leaves no partial file.
-void write_file(const std::string& file, const std::string& text) {
-  std::string tmp = file + ".tmp";
-  {
-    std::ofstream os(tmp);
-    os << text;
-    if (!os) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("cannot write '{}'", file));
-    }
-  }
-  if (std::rename(tmp.c_str(), file.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot write '{}'", file));
-  }
-}
-
 int run_action(const RunOptions& o) {
   if (live_requested(o.live)) return run_live_action(o.scenario, o.design, o.seed, o.live);
   const scenarios::Scenario* sc = scenarios::find_scenario(o.scenario);
@@ -163,6 +149,7 @@ int run_action(const RunOptions& o) {
   if (!o.stack_kib.empty() && !(ro.sched.stack_size = fuzz::parse_stack_kib(o.stack_kib).value_or(0)))
     throw UsageError(fmt::format("--stack-kib: '{}' is not a number of KiB between 16 and 1048576", o.stack_kib));
   ro.sched.race_detection = !o.no_race;
+  ro.sched.access_points = o.access_points;
   ro.shrink = !o.no_shrink;
 
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -196,7 +183,7 @@ int run_action(const RunOptions& o) {
     std::cout << fuzz::findings_text(info, r, paths);
   }
 
-  if (!o.json.empty()) write_file(o.json, fuzz::run_to_json(info, r, expected, paths, o.reproducible).dump(2) + "\n");
+  if (!o.json.empty()) fuzz::write_file_atomically(o.json, fuzz::run_to_json(info, r, expected, paths, o.reproducible).dump(2) + "\n");
   if (!o.report.empty()) {
     if (r.findings.empty()) {
       std::cerr << "kqsim run: no finding, so no report file was written (--html, --dot, --chrome-trace)\n";
@@ -257,6 +244,7 @@ void add_run_verb(CLI::App& app, Context& ctx) {
   verb->add_option("--max-memory", o->max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
   verb->add_option("--stack-kib", o->stack_kib, fuzz::kStackKibHelp)->type_name("KIB");
   verb->add_flag("--no-race", o->no_race, "Turn the data-race detector off");
+  verb->add_flag("--access-points", o->access_points, fuzz::kAccessPointsHelp);
   verb->add_option("--json", o->json, "Also write the result as JSON (format kqsim-run, version 1)")
       ->type_name("FILE");
   verb->add_option("--save-path", o->save_path,

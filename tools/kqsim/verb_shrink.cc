@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/atomic_file.h"
 #include "fuzz/run.h"
 #include "tools/kqsim/replay_options.h"
 #include "tools/kqsim/verb.h"
@@ -76,21 +77,10 @@ int shrink_action(const ShrinkOptions& o) {
   pf.design = run.design->name;
   pf.seed = spec.seed.value_or(0);
   pf.choices = s.path;
-  std::string tmp = out + ".tmp";
-  {
-    std::ofstream os(tmp);
-    os << sim::path_to_json(pf) << "\n";
-    if (!os) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("cannot write '{}'", out));
-    }
-  }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot write '{}'", out));
-  }
+  fuzz::write_file_atomically(out, sim::path_to_json(pf) + "\n");
   std::string flags;
   if (o.no_race) flags += " --no-race";
+  if (o.access_points) flags += " --access-points";
   if (o.no_witness) flags += " --no-witness";
   if (!o.max_steps.empty()) flags += " --max-steps " + o.max_steps;
   std::cout << fmt::format("wrote {}\n", out);
