@@ -24,6 +24,7 @@ constexpr int kAccessesPerThread = 50'000;
 void BM_SchedulingPoints(benchmark::State& state) {
   SchedulerOptions o;
   o.race_detection = state.range(0) != 0;
+  o.access_points = true;  // every access a point, with the detector on too
   o.max_steps = 10'000'000;
   Scheduler s(o);
   RandomStrategy st(1);
