@@ -4,7 +4,9 @@
 // --------
 // Cell<T> is a plain shared variable (what C code would read and write
 // without atomics). Under a running Scheduler every load() and store() is one
-// scheduling point followed by a happens-before check: two accesses from
+// step followed by a happens-before check (a scheduling point too only with the
+// race detector off or SchedulerOptions::access_points; see scheduler.h,
+// "Scheduling points"): two accesses from
 // different threads, at least one a write, that no lock or atomic orders, are
 // reported as a data race naming both source sites and both threads. Outside a
 // Scheduler (live mode, setup code, tests) a Cell is exactly a T: loads and
@@ -21,7 +23,7 @@
 // raw()/raw_set() bypass instrumentation: for invariant checkers and reports,
 // which must observe without perturbing the schedule.
 //
-// Costs: load/store = 1 scheduling point each; Atomic ops = 1 point each.
+// Costs: load/store = 1 step each (a point only as above); Atomic ops = 1 point each.
 #pragma once
 
 #include <atomic>

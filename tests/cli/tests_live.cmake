@@ -16,6 +16,8 @@ kqsim_add_cli_test(live_option_without_live ARGS "run kern-57945 --iterations 5"
   STDERR "^kqsim run: --iterations needs --mode live$")
 kqsim_add_cli_test(live_deterministic_option ARGS "run kern-57945 --mode live --schedules 5" EXIT_CODE 2
   STDERR_LINES 1 STDERR "^kqsim run: --schedules does not apply to --mode live")
+kqsim_add_cli_test(live_access_points_refused ARGS "run kern-57945 --mode live --access-points" EXIT_CODE 2
+  STDERR_LINES 1 STDERR "^kqsim run: --access-points does not apply to --mode live")
 kqsim_add_cli_test(live_bad_threads ARGS "run kern-57945 --mode live --threads 3" EXIT_CODE 2 STDERR_LINES 1
   STDERR "^kqsim run: --threads 3 is not a positive multiple of kern-57945's 2 threads$")
 kqsim_add_cli_test(live_bad_chaos ARGS "run kern-57945 --mode live --chaos 1.5" EXIT_CODE 2 STDERR_LINES 1

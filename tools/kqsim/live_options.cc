@@ -20,8 +20,8 @@ namespace kqsim::cli {
 namespace {
 
 // The run verb's options that only mean something in deterministic mode.
-constexpr const char* kDeterministicOnly[] = {"--strategy", "--schedules", "--workers",  "--max-steps",
-                                              "--no-race",  "--json",      "--save-path"};
+constexpr const char* kDeterministicOnly[] = {"--strategy", "--schedules", "--workers",   "--max-steps",
+                                              "--no-race",  "--json",      "--save-path", "--access-points"};
 constexpr const char* kLiveOnly[] = {"--iterations", "--duration",      "--threads",
                                      "--chaos",      "--stall-timeout", "--profile"};
 
