@@ -96,19 +96,6 @@ Loaded load(const MergeInput& input) {
   return in;
 }
 
-std::string indent_rest(const std::string& message, const char* pad) {
-  std::string out;
-  size_t nl = message.find('\n');
-  while (nl != std::string::npos) {
-    size_t next = message.find('\n', nl + 1);
-    out += pad;
-    out += message.substr(nl + 1, next == std::string::npos ? std::string::npos : next - nl - 1);
-    out += '\n';
-    nl = next;
-  }
-  return out;
-}
-
 }  // namespace
 
 MergedRun merge_runs(const std::vector<MergeInput>& inputs) {

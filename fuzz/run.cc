@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "fuzz/atomic_file.h"
 #include "fuzz/bounded.h"
 #include "fuzz/pct.h"
 #include "fuzz/shrink.h"
@@ -27,9 +28,6 @@
 
 namespace kqsim::fuzz {
 
-namespace {
-
-// The lines of `message` after the first, each prefixed by `pad`.
 std::string indent_rest(const std::string& message, const char* pad) {
   std::string out;
   size_t nl = message.find('\n');
@@ -42,8 +40,6 @@ std::string indent_rest(const std::string& message, const char* pad) {
   }
   return out;
 }
-
-}  // namespace
 
 // ---- strategies ----
 
@@ -964,57 +960,53 @@ bool reversal_reported_in(const std::vector<const locks::WitnessGraph*>& graphs,
   return false;
 }
 
-std::vector<std::string> save_shrunk_paths(const RunInfo& info, const RunResult& r, const std::string& dir) {
+namespace {
+
+// Writes "<dir>/<scenario>.<design>.<n><suffix>" for each finding that
+// `pick(i, pf)` fills in (seed and choices), "" for the others; creates `dir`.
+template <class Pick>
+std::vector<std::string> write_path_files(const RunInfo& info, const RunResult& r, const std::string& dir,
+                                          const char* suffix, Pick pick) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot create directory '{}': {}", dir, ec.message()));
   std::vector<std::string> out;
   for (size_t i = 0; i < r.findings.size(); ++i) {
-    if (i >= r.shrunk.size() || !r.shrunk[i].done) {
-      out.emplace_back();
-      continue;
-    }
     sim::PathFile pf;
     pf.program = info.scenario;
     pf.design = info.design;
-    pf.seed = r.findings[i].execution_seed;
-    pf.choices = r.shrunk[i].path;
+    if (!pick(i, pf)) {
+      out.emplace_back();
+      continue;
+    }
     std::string name =
-        (fs::path(dir) / fmt::format("{}.{}.{}.shrunk.path.json", info.scenario, info.design, i + 1)).string();
-    std::ofstream os(name);
-    os << sim::path_to_json(pf) << "\n";
-    if (!os) throw std::runtime_error(fmt::format("cannot write path file '{}'", name));
+        (fs::path(dir) / fmt::format("{}.{}.{}{}", info.scenario, info.design, i + 1, suffix)).string();
+    write_file_atomically(name, sim::path_to_json(pf) + "\n");
     out.push_back(std::move(name));
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> save_shrunk_paths(const RunInfo& info, const RunResult& r, const std::string& dir) {
+  return write_path_files(info, r, dir, ".shrunk.path.json", [&r](size_t i, sim::PathFile& pf) {
+    if (i >= r.shrunk.size() || !r.shrunk[i].done) return false;
+    pf.seed = r.findings[i].execution_seed;
+    pf.choices = r.shrunk[i].path;
+    return true;
+  });
+}
+
 std::vector<std::string> save_paths(const RunInfo& info, const RunResult& r, const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(fmt::format("cannot create directory '{}': {}", dir, ec.message()));
-  std::vector<std::string> out;
-  for (size_t i = 0; i < r.findings.size(); ++i) {
+  return write_path_files(info, r, dir, ".path.json", [&r](size_t i, sim::PathFile& pf) {
     const FoundFinding& f = r.findings[i];
-    if (f.graph_only) {  // no execution to replay
-      out.emplace_back();
-      continue;
-    }
-    sim::PathFile pf;
-    pf.program = info.scenario;
-    pf.design = info.design;
+    if (f.graph_only) return false;  // no execution to replay
     pf.seed = f.execution_seed;
     pf.choices = f.finding.path;
-    std::string name =
-        (fs::path(dir) / fmt::format("{}.{}.{}.path.json", info.scenario, info.design, i + 1)).string();
-    std::ofstream os(name);
-    os << sim::path_to_json(pf) << "\n";
-    if (!os) throw std::runtime_error(fmt::format("cannot write path file '{}'", name));
-    out.push_back(std::move(name));
-  }
-  return out;
+    return true;
+  });
 }
 
 }  // namespace kqsim::fuzz

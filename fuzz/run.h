@@ -330,6 +330,10 @@ FoundFinding reversal_finding(const locks::Reversal& rev);
 // same bug seen from the other side, not a new finding.
 bool reversal_reported_in(const std::vector<const locks::WitnessGraph*>& graphs, const locks::Reversal& rev);
 
+// The lines of `message` after the first, each prefixed by `pad` (a
+// finding's detail lines under its headline, in run and merge reports).
+std::string indent_rest(const std::string& message, const char* pad);
+
 // Writes one path file per shrunk finding into `dir`:
 // "<dir>/<scenario>.<design>.<n>.shrunk.path.json" ("" for findings not shrunk).
 std::vector<std::string> save_shrunk_paths(const RunInfo& info, const RunResult& r, const std::string& dir);

@@ -682,8 +682,7 @@ ReadSet* Scheduler::new_readset() {
 }
 
 void Scheduler::on_read_slow(Shadow& s, SrcLoc loc, const char* op) {
-  if (access_is_point_) point();
-  else access_step();
+  slow_access_step();
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
   if (s.gen != gen_) s.reset(gen_);
@@ -717,8 +716,7 @@ void Scheduler::read_check(Shadow& s, SrcLoc loc) {
 }
 
 void Scheduler::on_write_slow(Shadow& s, SrcLoc loc, const char* op) {
-  if (access_is_point_) point();
-  else access_step();
+  slow_access_step();
   if (opts_.trace) trace_event(op, loc, cur_->label != nullptr ? cur_->label : "");
   if (!opts_.race_detection) return;
   if (s.gen != gen_) s.reset(gen_);

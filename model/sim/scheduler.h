@@ -97,7 +97,7 @@ enum class WakeReason : uint8_t { kWoken, kTimedOut };
 inline constexpr uint64_t kNever = ~uint64_t{0};
 
 struct SchedulerOptions {
-  uint64_t max_steps = 100'000;       // scheduling points per execution before kStepBound
+  uint64_t max_steps = 100'000;       // steps (points and plain accesses) per execution before kStepBound
   bool race_detection = true;
   // Plain loads and stores are scheduling points even with race detection on
   // (they always are with it off). Off by default: see "Scheduling points".
@@ -233,7 +233,7 @@ class Scheduler {
   void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
     if (!access_fast_) [[unlikely]]
       return on_read_slow(sh, loc, op);
-    access_step();
+    count_step();
     const Thread& t = *cur_;
     const uint32_t clk = t.vc[t.tid];
     if (sh.gen != gen_) {  // the first access of this execution: nothing to race with
@@ -254,7 +254,7 @@ class Scheduler {
   void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
     if (!access_fast_) [[unlikely]]
       return on_write_slow(sh, loc, op);
-    access_step();
+    count_step();
     const Thread& t = *cur_;
     if (sh.gen != gen_) {  // the first access of this execution
       sh.reset_write(gen_, static_cast<uint8_t>(t.tid), t.vc[t.tid], loc);
@@ -272,22 +272,23 @@ class Scheduler {
 
   // The scheduling point proper. Inline: this is the hot path.
   void point() {
-    if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
-    if (aborting_) [[unlikely]] aborted_point();
+    count_step();
     if (nrunnable_ > 1) choose_and_switch();
   }
 
  private:
-  // What a plain access does when it is not a scheduling point: a step, and
-  // the ended-execution check.
-  void access_step() {
+  // What every step does (a point, or a plain access that is not one): count
+  // it against the step bound, and notice an ended execution.
+  void count_step() {
     if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
     if (aborting_) [[unlikely]] aborted_point();
   }
+  // A plain access off the inline path: a point or only a step, as run() set.
+  void slow_access_step() {
+    if (access_is_point_) point();
+    else count_step();
+  }
 
- public:
-
- private:
   enum class State : uint8_t { kFree, kRunnable, kBlocked, kFinished, kCrashed };
   struct Thread {
     Tid tid = 0;

@@ -17,8 +17,8 @@ namespace kqsim::cli {
 
 namespace {
 
-// Points per second: two threads each doing `per_thread` Cell accesses.
-double points_per_second(bool race, bool access_points, uint64_t per_thread) {
+// Stores per second: two threads each doing `per_thread` Cell stores.
+double stores_per_second(bool race, bool access_points, uint64_t per_thread) {
   sim::SchedulerOptions so;
   so.race_detection = race;
   so.access_points = access_points;
@@ -51,7 +51,7 @@ void bench_scheduling(const BenchOptions& o, BenchReport& out) {
   for (const Row& row : {Row{false, false, "off", "a point"}, Row{true, true, "on", "a point (--access-points)"},
                          Row{true, false, "on", "a step (default)"}}) {
     std::vector<double> v;
-    for (unsigned r = 0; r < o.repetitions; ++r) v.push_back(points_per_second(row.race, row.access_points, n));
+    for (unsigned r = 0; r < o.repetitions; ++r) v.push_back(stores_per_second(row.race, row.access_points, n));
     t.rows.push_back({row.race_name, row.is, fmt::format("{:.1f}", bench_median(v) / 1e6)});
   }
   t.notes.push_back(fmt::format("median of {} runs of {} points per thread, one worker", o.repetitions, n));

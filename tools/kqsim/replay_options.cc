@@ -25,7 +25,7 @@ void add_replay_options(CLI::App* verb, ReplayOptions& o) {
   verb->add_flag("--no-race", o.no_race, "Turn the data-race detector off (as the run that found it)");
   verb->add_flag("--access-points", o.access_points, fuzz::kAccessPointsHelp);
   verb->add_flag("--no-witness", o.no_witness, "Turn the witness's lock-order checks off (see 'kqsim run' output)");
-  verb->add_option("--max-steps", o.max_steps, "Scheduling points before a step-bound finding")->type_name("N");
+  verb->add_option("--max-steps", o.max_steps, "Steps (scheduling points and plain accesses) before a step-bound finding")->type_name("N");
   verb->add_option("--max-memory", o.max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
   verb->add_option("--stack-kib", o.stack_kib, fuzz::kStackKibHelp)->type_name("KIB");
 }

@@ -239,7 +239,7 @@ void add_run_verb(CLI::App& app, Context& ctx) {
       ->type_name("FILE");
   verb->add_flag("--reproducible", o->reproducible,
                  "Leave timings and the worker count out of the report and the JSON (byte-comparable)");
-  verb->add_option("--max-steps", o->max_steps, "Scheduling points per execution before a step-bound finding")
+  verb->add_option("--max-steps", o->max_steps, "Steps (scheduling points and plain accesses) per execution before a step-bound finding")
       ->type_name("N");
   verb->add_option("--max-memory", o->max_memory, fuzz::kMaxMemoryHelp)->type_name("MIB");
   verb->add_option("--stack-kib", o->stack_kib, fuzz::kStackKibHelp)->type_name("KIB");
