@@ -53,10 +53,13 @@ bool busy_live(const lock_object& lo, bool exclusive) {
 }
 
 bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
-  s.point();
   refresh(lo, s);
-  Witness* w = Witness::current();
   const Tid me = s.self();
+  // A blocking acquisition of a lock held by another thread parks at once:
+  // the switch away is the choice, so no point before it (scheduler.h).
+  if (!try_only && lo.owner_tid != me && busy_sim(lo, exclusive)) s.step();
+  else s.point();
+  Witness* w = Witness::current();
   if (lo.owner_tid == me) {
     if (exclusive && lo.recursable()) {
       ++lo.recurse;
@@ -101,7 +104,11 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
   return true;
 }
 
-void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site, bool point_after) {
+void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site, bool point) {
+  // The point comes before the release, as before every synchronisation
+  // operation: another thread may run while this one still holds the lock
+  // (and find it held: a failed trylock, contention).
+  if (point && !s.aborting()) s.point();
   refresh(lo, s);
   const Tid me = s.self();
   if (s.aborting()) {  // unwinding an ended execution: let go quietly
@@ -140,7 +147,6 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
   if (exclusive) lo.owner_tid = kNoThread;
   else --lo.sharers;
   if (lo.waiters > 0) s.wake_all(&lo);
-  if (point_after) s.point();
 }
 
 // Live mode: threads blocked in acquire_live, for live_waiters_text().
@@ -295,8 +301,8 @@ bool lo_acquire(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
   return acquire_live(lo, exclusive, try_only, site);
 }
 
-void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point_after) {
-  if (sim::Scheduler* s = sim::Scheduler::current()) return release_sim(*s, lo, exclusive, site, point_after);
+void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point) {
+  if (sim::Scheduler* s = sim::Scheduler::current()) return release_sim(*s, lo, exclusive, site, point);
   release_live(lo, exclusive, site);
 }
 

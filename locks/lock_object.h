@@ -126,9 +126,12 @@ void lo_init(lock_object& lo, const char* name, const char* type, int flags, Loc
 // The primitives. `exclusive` false means shared (sx only). `try_only`
 // returns false instead of blocking. Return true when the lock was taken.
 bool lo_acquire(lock_object& lo, bool exclusive, bool try_only, SrcLoc site);
-// `point_after` false omits the trailing scheduling point (msleep releases
-// and parks with no point in between, so no wakeup can slip through).
-void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point_after = true);
+// A release is preceded by a scheduling point, as every synchronisation
+// operation is: another thread may run while the caller still holds the lock.
+// `point` false omits it (msleep and the callout wheel release and park as
+// one step). A blocking acquisition of a lock another thread holds parks
+// without a point first: the switch away is the choice (sim::Scheduler::step).
+void lo_release(lock_object& lo, bool exclusive, SrcLoc site, bool point = true);
 
 // Queries, in the calling thread's mode.
 // held exclusively by the caller (inline: every KQ_OWNED asks this)

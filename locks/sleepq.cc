@@ -76,7 +76,7 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
   if (sim::Scheduler* s = sim::Scheduler::current()) {
     if (interlock != nullptr) {
       KASSERT(lo_recursed(*interlock) == 0, ("msleep on recursed lock %s", interlock->lo_name));
-      lo_release(*interlock, exclusive, loc, /*point_after=*/false);
+      lo_release(*interlock, exclusive, loc, /*point=*/false);
     }
     SleepWait sw(chan, wmesg);
     uint64_t deadline = timo > 0 ? s->now() + static_cast<uint64_t>(timo) * kNsPerTick

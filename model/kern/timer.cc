@@ -235,7 +235,7 @@ void softclock_main(softclock_state* sc) {
       // cannot slip in.
       sc->cc_deadline.store(earliest);
       SrcLoc loc = SrcLoc::current();
-      locks::lo_release(sc->cc_lock, true, loc, /*point_after=*/false);
+      locks::lo_release(sc->cc_lock, true, loc, /*point=*/false);
       sc->cc_busy = false;
       s->park(&sc->cc_wait, loc, earliest);
       sc->cc_busy = true;

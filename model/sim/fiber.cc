@@ -82,6 +82,7 @@ void fault_handler(int signo, siginfo_t* info, void*) {
   if (hooks != nullptr && hooks->on_fault != nullptr) {
     FaultInfo fi{signo, reinterpret_cast<uintptr_t>(info->si_addr)};
     FaultTarget target = hooks->on_fault(hooks->self, fi);
+    if (target.jmp != nullptr) siglongjmp(*target.jmp, 1);  // never returns
     if (target.ctx != nullptr) {
       // Never returns: the scheduler's context resumes with kFaultMarker. The
       // handler was installed with SA_NODEFER, so the signal stays unblocked.

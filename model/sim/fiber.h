@@ -9,11 +9,14 @@
 //
 // Fault handling: install_fault_handler() installs (once per process) a
 // SIGSEGV/SIGBUS handler running on a per-OS-thread alternate signal stack. A
-// fault inside a simulated thread is turned into a jump back to the
-// scheduler's own context with FaultInfo filled in; a fault anywhere else gets
-// the default action (the process dies as it would have).
+// fault inside a simulated thread is turned into a jump to the context the
+// scheduler names (another context, with kFaultMarker as the transfer data,
+// or a sigsetjmp point on the OS thread's own stack, for the thread that runs
+// there); a fault anywhere else gets the default action (the process dies as
+// it would have).
 #pragma once
 
+#include <csetjmp>
 #include <cstddef>
 #include <cstdint>
 
@@ -52,8 +55,9 @@ struct FaultInfo {
 // Hooks the fault handler uses: the running scheduler registers itself per OS
 // thread. `fault_target` returns the context to jump to (nullptr: not ours).
 struct FaultTarget {
-  ctx::fcontext_t ctx = nullptr;  // nullptr: not ours
+  ctx::fcontext_t ctx = nullptr;  // the context to resume; nullptr: see jmp
   StackBounds bounds;             // the target's stack (sanitizer annotations)
+  sigjmp_buf* jmp = nullptr;      // else siglongjmp here (same stack); both null: not ours
 };
 struct FaultHooks {
   void* self = nullptr;

@@ -1,5 +1,7 @@
 #include "model/sim/scheduler.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <csignal>
 #include <atomic>
@@ -90,7 +92,11 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   set_thread_fault_hooks(&hooks_);
 
   spawn(std::move(root), root_name);
+  run_root();
 
+  // The root has returned (or ended with the execution): this stack is the
+  // scheduler's context from here on. Threads still alive run from here, and
+  // an ended execution is unwound.
   for (;;) {
     if (fault_pending_) handle_fault();
     if (aborting_) break;
@@ -104,15 +110,8 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
         if (threads_[i].daemon && threads_[i].state != State::kFinished) ending_ = true;
       break;
     }
-    if (nrunnable_ == 0) {
-      if (!advance_time()) {
-        report_deadlock();
-        aborting_ = true;
-        break;
-      }
-    }
-    Tid next = nrunnable_ == 1 ? runnable_[0] : choose(kNoThread);
-    run_from_main(threads_[next]);
+    if (!runnable_or_deadlock()) break;
+    run_from_main(threads_[pick_runnable()]);
   }
   if (aborting_ || ending_) {
     bool was_aborting = aborting_;
@@ -152,6 +151,39 @@ uint32_t Scheduler::next_generation() {
   }
 }
 
+// Thread 0 runs on this OS thread's own stack, not on a fiber: no context to
+// make for it, and no switch into it at the start of the execution or out of
+// it at the end. While it runs, this stack is thread 0's context (os_context()):
+// a thread that ends the execution switches to it and thread 0 unwinds first;
+// a fault in thread 0 comes back to the sigsetjmp point below.
+void Scheduler::run_root() {
+  Thread& t0 = threads_[0];
+  t0.started = true;
+  cur_ = prev_ = &t0;
+  root_on_os_ = true;
+  if (sigsetjmp(root_jmp_, 0) == 0) {
+    run_body(t0);
+  } else {
+    // A fault in thread 0 (on_fault): its frames are abandoned, as a faulting
+    // fiber's stack is.
+    handle_fault();
+  }
+  root_on_os_ = false;
+  cur_ = prev_ = &main_;
+}
+
+Tid Scheduler::pick_runnable() { return nrunnable_ == 1 ? runnable_[0] : choose(kNoThread); }
+
+// Called when no thread may be runnable: moves virtual time to the earliest
+// deadline, or reports the deadlock and ends the execution (false).
+bool Scheduler::runnable_or_deadlock() {
+  if (nrunnable_ > 0) return true;
+  if (advance_time()) return true;
+  report_deadlock();
+  aborting_ = true;
+  return false;
+}
+
 Tid Scheduler::choose(Tid current) {
   Tid next = strategy_->choose(runnable_, nrunnable_, current);
   exec_.path.push_back(static_cast<uint8_t>(next));
@@ -184,20 +216,27 @@ void Scheduler::fiber_entry(ctx::transfer_t t) {
   s->thread_main();
 }
 
+void Scheduler::start_context(Thread& to) {
+  to.started = true;
+  to.ctx = ctx::make_fcontext(to.stack.sc.sp, to.stack.sc.size, &Scheduler::fiber_entry);
+}
+
 void Scheduler::switch_to(Thread& to) {
   Thread& from = *cur_;
   cur_ = &to;
-  if (!to.started) {
-    to.started = true;
-    to.ctx = ctx::make_fcontext(to.stack.sc.sp, to.stack.sc.size, &Scheduler::fiber_entry);
-  }
+  if (!to.started) start_context(to);
   prev_ = &from;
   StackBounds came_from;
   ctx::transfer_t t = switch_context(to.ctx, this, to.bounds, to.stack.tsan_fiber, false, &came_from);
   // Resumed: whoever switched to us left itself in prev_.
   prev_->ctx = t.fctx;
   if (came_from.bottom != nullptr) prev_->bounds = came_from;
-  if (t.data == kFaultMarker) fault_pending_ = true;  // only the scheduler context gets this
+  if (t.data == kFaultMarker) {  // only the OS thread's context gets this
+    fault_pending_ = true;
+    // Thread 0 resumed in a point or a park: it records the fault, and the
+    // caller's resume check then unwinds it (the execution is ending).
+    if (root_on_os_) handle_fault();
+  }
 }
 
 void Scheduler::run_from_main(Thread& to) { switch_to(to); }
@@ -212,30 +251,36 @@ void Scheduler::choose_and_switch() {
 }
 
 void Scheduler::switch_away_blocked() {
-  // The current thread is not runnable any more: go to another runnable thread,
-  // or to the scheduler's context when there is none (it advances time or
-  // reports the deadlock).
-  if (nrunnable_ == 0 || aborting_) {
-    switch_to(main_);
-  } else {
-    Tid next = nrunnable_ == 1 ? runnable_[0] : choose(kNoThread);
-    switch_to(threads_[next]);
+  // The current thread is not runnable any more: go to another runnable thread.
+  // When there is none, the scheduler's context advances time or reports the
+  // deadlock; while thread 0 runs on the OS stack there is no such context, and
+  // the blocking thread does it (then thread 0 unwinds first if it ended the
+  // execution, and a thread woken by the clock may be the caller itself).
+  if (!root_on_os_) {
+    if (nrunnable_ == 0 || aborting_) switch_to(main_);
+    else switch_to(threads_[pick_runnable()]);
+    return;
   }
+  if (!aborting_) runnable_or_deadlock();
+  Thread& to = aborting_ ? threads_[0] : threads_[pick_runnable()];
+  if (&to != cur_) switch_to(to);
 }
 
 void Scheduler::switch_away_final() {
   Thread& me = *cur_;
   Thread* to = &main_;
-  // When the last non-daemon thread finishes, the execution ends (run()'s loop
-  // unwinds the daemons): a daemon must not run on after it, since what it
-  // serves may already be gone (the World the root thread destroyed).
-  if (!aborting_ && nrunnable_ > 0 && !only_daemons_left())
-    to = &threads_[nrunnable_ == 1 ? runnable_[0] : choose(kNoThread)];
-  cur_ = to;
-  if (!to->started) {
-    to->started = true;
-    to->ctx = ctx::make_fcontext(to->stack.sc.sp, to->stack.sc.size, &Scheduler::fiber_entry);
+  if (root_on_os_) {
+    // Thread 0 has not finished: as in switch_away_blocked().
+    if (!aborting_) runnable_or_deadlock();
+    to = aborting_ ? &threads_[0] : &threads_[pick_runnable()];
+  } else if (!aborting_ && nrunnable_ > 0 && !only_daemons_left()) {
+    // When the last non-daemon thread finishes, the execution ends (run()'s
+    // loop unwinds the daemons): a daemon must not run on after it, since
+    // what it serves may already be gone (the World the root thread destroyed).
+    to = &threads_[pick_runnable()];
   }
+  cur_ = to;
+  if (!to->started) start_context(*to);
   prev_ = &me;
   StackBounds unused;
   switch_context(to->ctx, this, to->bounds, to == &main_ ? main_.stack.tsan_fiber : to->stack.tsan_fiber,
@@ -244,7 +289,11 @@ void Scheduler::switch_away_final() {
 }
 
 void Scheduler::thread_main() {
-  Thread& me = *cur_;
+  run_body(*cur_);
+  switch_away_final();
+}
+
+void Scheduler::run_body(Thread& me) {
   std::string crash;
   bool was_aborted = false;
   try {
@@ -278,7 +327,6 @@ void Scheduler::thread_main() {
       if (t.state == State::kBlocked && t.join_target == me.tid) unpark(t.tid);
     }
   }
-  switch_away_final();
 }
 
 // ---------------------------------------------------------------- threads
@@ -352,15 +400,20 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   t.vc[tid] += 1;
   add_runnable(tid);
   strategy_->on_spawn(tid);
+  // A step, not a scheduling point: the child can first run at the parent's
+  // next point, and nothing the parent does before it is visible to the
+  // child (see "Scheduling points" in scheduler.h).
   if (cur_ != &main_) {
     if (opts_.trace) trace_event("spawn", loc, fmt::format("-> {}", thread_desc(tid)));
-    point();
+    step();
   }
   return tid;
 }
 
 void Scheduler::join(Tid t, SrcLoc loc) {
-  point();
+  // No point before joining a thread that has not finished: the caller parks
+  // at once, and the switch away from it is the choice.
+  if (t >= nthreads_ || is_finished(t)) point();
   if (t >= nthreads_) return;
   JoinWait w(this, t);
   cur_->join_target = t;
@@ -399,11 +452,15 @@ WakeReason Scheduler::park(const Waitable* w, SrcLoc loc, uint64_t deadline) {
 void Scheduler::unpark(Tid t) {
   Thread& th = threads_[t];
   if (th.state != State::kBlocked || th.stopped) return;
+  make_runnable(th);
+  if (opts_.trace && cur_ != &main_) trace_event("wake", {}, thread_desc(t));
+}
+
+void Scheduler::make_runnable(Thread& th) {
   th.state = State::kRunnable;
   th.waiting_on = nullptr;
   th.deadline = kNever;
-  add_runnable(t);
-  if (opts_.trace && cur_ != &main_) trace_event("wake", {}, thread_desc(t));
+  add_runnable(th.tid);
 }
 
 unsigned Scheduler::wake_all(const Waitable* w) {
@@ -464,8 +521,8 @@ bool Scheduler::advance_time() {
   now_ = std::max(now_, next);
   for (unsigned i = 0; i < nthreads_; ++i) {
     Thread& t = threads_[i];
-    if (t.state == State::kBlocked && t.deadline <= now_) {
-      unpark(t.tid);
+    if (t.state == State::kBlocked && t.deadline <= now_ && !t.stopped) {
+      make_runnable(t);  // the clock wakes it: no "wake" event, whoever runs this
       t.timed_out = true;
     }
   }
@@ -503,8 +560,10 @@ void Scheduler::assertion_failed(std::string message, SrcLoc loc) {
 
 void Scheduler::abort_from_thread() {
   aborting_ = true;
-  switch_to(main_);
-  // Resumed by unwind_all(): unwind this thread's stack.
+  // Thread 0 on the OS stack unwinds at once; another thread lets the OS
+  // thread's context (thread 0, or the scheduler's loop) unwind first, and
+  // unwinds when unwind_all() resumes it.
+  if (cur_ != &os_context()) switch_to(os_context());
   throw ExecutionAborted{};
 }
 
@@ -575,7 +634,7 @@ void Scheduler::report_deadlock() {
   }
   if (f.threads.empty()) f.threads = blocked;
   f.message = std::move(msg);
-  if (opts_.trace) trace_event("FINDING", {}, f.headline());
+  if (opts_.trace) trace_event("FINDING", {}, f.headline(), kNoThread);
   exec_.findings.push_back(std::move(f));
 }
 
@@ -584,10 +643,17 @@ FaultTarget Scheduler::on_fault(void* self, const FaultInfo& info) {
   if (!s->in_run_ || s->cur_ == &s->main_ || s->fault_pending_) return {};
   s->fault_ = info;
   s->fault_thread_ = s->cur_;
-  // We are leaving the faulting thread for good: the scheduler context resumes.
+  Thread& os = s->os_context();
+  if (s->cur_ == &os) {  // thread 0, on the OS stack: back to run_root()
+    s->fault_pending_ = true;
+    FaultTarget t;
+    t.jmp = &s->root_jmp_;
+    return t;
+  }
+  // We are leaving the faulting thread for good: the OS thread's context resumes.
   s->prev_ = s->cur_;
-  s->cur_ = &s->main_;
-  return FaultTarget{s->main_.ctx, s->main_.bounds};
+  s->cur_ = &os;
+  return FaultTarget{os.ctx, os.bounds, nullptr};
 }
 
 void Scheduler::handle_fault() {
@@ -595,16 +661,33 @@ void Scheduler::handle_fault() {
   Thread& t = *fault_thread_;
   t.state = State::kCrashed;
   remove_runnable(t.tid);
+  // Thread 0 runs on the OS thread's stack (run_root()), the others on fibers.
+  const bool on_os = root_on_os_ && &t == &threads_[0];
   uintptr_t lo = t.stack.lowest();
+  size_t size = opts_.stack_size;
+  if (on_os) {
+    pthread_attr_t attr;
+    void* addr = nullptr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &addr, &size);
+      pthread_attr_destroy(&attr);
+    }
+    lo = reinterpret_cast<uintptr_t>(addr);
+  }
   const uintptr_t page = 4096;
-  bool overflow = fault_.addr + 256 * 1024 >= lo && fault_.addr < lo + page;
+  bool overflow = lo != 0 && fault_.addr + 256 * 1024 >= lo && fault_.addr < lo + page;
   Finding f;
   f.kind = overflow ? FindingKind::kStackOverflow : FindingKind::kMemoryFault;
   f.threads = {t.tid};
   f.fatal = true;
   f.step = steps_;
   f.path = exec_.path;
-  if (overflow)
+  if (overflow && on_os)
+    f.message = fmt::format(
+        "stack overflow: {} ran past the end of its {} KiB stack, the stack of the OS thread that runs "
+        "thread 0 (unbounded recursion?)",
+        thread_desc(t.tid), size / 1024);
+  else if (overflow)
     f.message = fmt::format(
         "stack overflow: {} ran past the end of its {} KiB stack (unbounded recursion? raise the stack "
         "size with --stack-kib KIB if the recursion is legitimate)",
@@ -614,7 +697,7 @@ void Scheduler::handle_fault() {
                             "corrupted list or a use of freed memory earlier in the trace)",
                             thread_desc(t.tid), fault_.signo == SIGBUS ? "SIGBUS" : "SIGSEGV", fault_.addr);
   if (t.label != nullptr) f.message += fmt::format("\n while doing {}", t.label);
-  if (opts_.trace) trace_event("FINDING", {}, f.headline());
+  if (opts_.trace) trace_event("FINDING", {}, f.headline(), kNoThread);
   exec_.findings.push_back(std::move(f));
   aborting_ = true;
 }
@@ -760,7 +843,11 @@ void Scheduler::race_found(const char*, Tid other, SrcLoc other_loc, const char*
 }
 
 void Scheduler::trace_event(const char* op, SrcLoc loc, std::string detail) {
-  exec_.trace.push_back(TraceEvent{steps_, cur_ == &main_ ? kNoThread : cur_->tid, op, loc, std::move(detail)});
+  trace_event(op, loc, std::move(detail), cur_ == &main_ ? kNoThread : cur_->tid);
+}
+
+void Scheduler::trace_event(const char* op, SrcLoc loc, std::string detail, Tid tid) {
+  exec_.trace.push_back(TraceEvent{steps_, tid, op, loc, std::move(detail)});
 }
 
 void Scheduler::trace_note(const char* op, std::string detail, SrcLoc loc) {

@@ -3,18 +3,28 @@
 //
 // Contract
 // --------
-// A Scheduler runs executions. run(strategy, root) starts `root` as simulated
-// thread 0 on a fiber and returns when every simulated thread has finished, or
-// the execution was ended by a fatal finding (deadlock, fault, step bound, or
-// any finding when Options::stop_on_finding). All simulated threads of one
-// Scheduler run on the calling OS thread, one at a time. A Scheduler is reused
-// across executions; it keeps its fiber stacks and buffers, so an execution
-// allocates nothing on the steady path.
+// A Scheduler runs executions. run(strategy, root) runs `root` as simulated
+// thread 0 and returns when every simulated thread has finished, or the
+// execution was ended by a fatal finding (deadlock, fault, step bound, or any
+// finding when Options::stop_on_finding). All simulated threads of one
+// Scheduler run on the calling OS thread, one at a time: thread 0 on that OS
+// thread's own stack (so it costs no context and no switch in or out), the
+// others on fibers. A Scheduler is reused across executions; it keeps its
+// fiber stacks and buffers, so an execution allocates nothing on the steady
+// path.
 //
 // Scheduling points. Model code calls point() (directly, or through every
 // sim::Atomic access and every lock operation). At a point where two or more
 // threads are runnable the Strategy chooses who runs next and the choice is
-// appended to the path; with one runnable thread nothing is chosen.
+// appended to the path; with one runnable thread nothing is chosen. A point
+// precedes every synchronisation operation: lock acquisition and release,
+// atomics, sleep and wakeup, yield, the join of a finished thread; a thread
+// that blocks or exits is switched away from, which is a choice too. Where
+// the caller parks at once whatever another thread did first (acquiring a
+// lock another thread holds, joining a thread still running), the park's
+// switch is the choice and there is no point before it; spawn is no point
+// either (the child can first run at the parent's next point, and what the
+// parent does until then is invisible to it). Those are steps (step()).
 //
 // Plain accesses (sim::Cell loads and stores) are scheduling points only when
 // the race detector is off or Options::access_points is set. With the race
@@ -48,11 +58,14 @@
 //   kRunnable --body returns-->             kFinished
 //   kRunnable --fault (guard page, SEGV)--> kCrashed   (its stack is abandoned)
 //
-// Ending an execution early (abort): the reporting thread switches to the
-// scheduler's context, which resumes every started, unfinished thread once
-// more; the point or park it is suspended in throws ExecutionAborted, so its
-// stack unwinds and destructors run (points reached while unwinding return at
-// once). Model code must not swallow ExecutionAborted (no catch (...)), and a
+// Ending an execution early (abort): the reporting thread switches to the OS
+// thread's context - thread 0, which unwinds first, or the scheduler's loop
+// once thread 0 has finished - and the scheduler then resumes every started,
+// unfinished thread once more; the point or park it is suspended in throws
+// ExecutionAborted, so its stack unwinds and destructors run (points reached
+// while unwinding return at once, and never switch threads). A fault in
+// thread 0 comes back to run() by siglongjmp, and its frames are abandoned as
+// a faulting fiber's stack is. Model code must not swallow ExecutionAborted (no catch (...)), and a
 // destructor that can reach a scheduling point (a lock guard, a syscall scope)
 // must be declared noexcept(false), or the throw would terminate the process.
 #pragma once
@@ -221,7 +234,8 @@ class Scheduler {
   void acquire(SyncVar& s);       // my clock := my clock join s
 
   // ---- instrumented memory (called by sim::Cell) ----
-  // One scheduling point, then the trace, then the race check. Inline: the
+  // One step (a scheduling point only as "Scheduling points" above says),
+  // then the trace, then the race check. Inline: the
   // common case (no trace, race detection on, the shadow already of this
   // execution, an access in the same epoch as the last one) returns here.
   // The inline part is FastTrack's common cases: the read is in the same
@@ -230,10 +244,14 @@ class Scheduler {
   // clock, so no separate test for it). Everything else - a race, a read
   // that makes the read set shared, a shared read set - is read_check() /
   // write_check().
+  //
+  // The inline part makes no call but the tail one: everything that would
+  // (the step bound reached, an ended execution, tracing, accesses that are
+  // points) goes to on_read_slow()/on_write_slow() before the step is counted.
   void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
-    if (!access_fast_) [[unlikely]]
+    if (access_off_fast_path()) [[unlikely]]
       return on_read_slow(sh, loc, op);
-    count_step();
+    ++steps_;
     const Thread& t = *cur_;
     const uint32_t clk = t.vc[t.tid];
     if (sh.gen != gen_) {  // the first access of this execution: nothing to race with
@@ -252,9 +270,9 @@ class Scheduler {
     read_check(sh, loc);
   }
   void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
-    if (!access_fast_) [[unlikely]]
+    if (access_off_fast_path()) [[unlikely]]
       return on_write_slow(sh, loc, op);
-    count_step();
+    ++steps_;
     const Thread& t = *cur_;
     if (sh.gen != gen_) {  // the first access of this execution
       sh.reset_write(gen_, static_cast<uint8_t>(t.tid), t.vc[t.tid], loc);
@@ -270,11 +288,18 @@ class Scheduler {
   }
   uint32_t generation() const { return gen_; }
 
-  // The scheduling point proper. Inline: this is the hot path.
+  // The scheduling point proper. Inline: this is the hot path. In an ended
+  // execution it throws ExecutionAborted, or, in a thread already unwinding
+  // (a destructor reaching a point), returns at once: no thread switch then.
   void point() {
     count_step();
-    if (nrunnable_ > 1) choose_and_switch();
+    if (nrunnable_ > 1 && !aborting_) choose_and_switch();
   }
+  // A step that is not a scheduling point, for an operation whose caller
+  // parks at once when it is not one (a lock that is held, a join of a
+  // running thread: the park's switch is the choice) or that nothing else
+  // can observe before the caller's next point (spawn).
+  void step() { count_step(); }
 
  private:
   // What every step does (a point, or a plain access that is not one): count
@@ -282,6 +307,13 @@ class Scheduler {
   void count_step() {
     if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
     if (aborting_) [[unlikely]] aborted_point();
+  }
+  // Whether a plain access must take on_read_slow()/on_write_slow(): not
+  // access_fast_, the execution ending, or this step reaching the bound (what
+  // count_step() would report). One branch: the tests are combined bitwise.
+  bool access_off_fast_path() const {
+    return static_cast<bool>(static_cast<unsigned>(!access_fast_) | static_cast<unsigned>(aborting_) |
+                             static_cast<unsigned>(steps_ >= step_limit_));
   }
   // A plain access off the inline path: a point or only a step, as run() set.
   void slow_access_step() {
@@ -314,9 +346,17 @@ class Scheduler {
 
   static void fiber_entry(ctx::transfer_t t);
   [[noreturn]] void thread_main();
+  void run_root();
+  void run_body(Thread& me);  // the body, then what a thread's end does (both threads kinds)
+  Tid pick_runnable();        // the only runnable thread, or the strategy's choice
+  bool runnable_or_deadlock();
+  void make_runnable(Thread& th);
+  // The OS thread's own context: thread 0 while it runs, then the scheduler's.
+  Thread& os_context() { return root_on_os_ ? threads_[0] : main_; }
   void choose_and_switch();
-  uint32_t next_generation();
   void switch_to(Thread& to);
+  void start_context(Thread& to);
+  uint32_t next_generation();
   [[noreturn]] void switch_away_final();
   void switch_away_blocked();
   void run_from_main(Thread& to);
@@ -339,6 +379,7 @@ class Scheduler {
                   const char* op);
   ReadSet* new_readset();
   void trace_event(const char* op, SrcLoc loc, std::string detail);
+  void trace_event(const char* op, SrcLoc loc, std::string detail, Tid tid);
   static FaultTarget on_fault(void* self, const FaultInfo& info);
   std::string thread_desc(Tid t) const;
 
@@ -370,6 +411,8 @@ class Scheduler {
   bool aborting_ = false;
   bool ending_ = false;  // unwinding daemons after the last non-daemon thread finished
   bool fault_pending_ = false;
+  bool root_on_os_ = false;  // thread 0 is running (or suspended) on the OS thread's stack
+  sigjmp_buf root_jmp_;      // run_root(): where a fault in thread 0 comes back to
   FaultInfo fault_;
   Thread* fault_thread_ = nullptr;
   FaultHooks hooks_;

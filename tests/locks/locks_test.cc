@@ -431,6 +431,37 @@ TEST(Locks, ProfileCountsContention) {
   EXPECT_NE(w.profile().json(w.graph()).find("\"acquisitions\": 1200"), std::string::npos);
 }
 
+// Every synchronisation operation is preceded by a scheduling point, the
+// release included: another thread can run while the holder is inside a
+// critical section with no other point, and find the mutex held. (With the
+// point after the release instead, a trylock here could never fail.)
+TEST(Locks, TrylockFindsAMutexHeldOverACriticalSectionWithoutPoints) {
+  Witness w;
+  mtx m("M", nullptr, MTX_DEF);
+  sim::Cell<int> x;
+  int failed = 0;
+  int succeeded = 0;
+  Body holder = [&] {
+    mtx_lock(&m);
+    x.store(x.load() + 1);
+    mtx_unlock(&m);
+  };
+  Body trier = [&] {
+    if (mtx_trylock(&m)) {
+      ++succeeded;
+      x.store(x.load() + 1);
+      mtx_unlock(&m);
+    } else {
+      ++failed;
+    }
+  };
+  auto f = SimMode::run(w, {holder, trier}, 200);
+  ASSERT_TRUE(f.empty()) << all(f);
+  EXPECT_GT(failed, 0);
+  EXPECT_GT(succeeded, 0);
+  EXPECT_EQ(failed + succeeded, 200);
+}
+
 TEST(Locks, MsleepTimesOutOnVirtualTime) {
   Witness w;
   mtx m("M", nullptr, MTX_DEF);

@@ -249,7 +249,9 @@ TEST(Scheduler, ReplayOfForeignPathReportsDivergence) {
   s.run(rp, [] {
     Scheduler& sc = *Scheduler::current();
     Tid a = sc.spawn([] { point(); });
-    sc.join(a);
+    Tid b = sc.spawn([] { point(); });
+    sc.join(a);  // parks: a and b are runnable, the path must name one
+    sc.join(b);
   });
   EXPECT_TRUE(rp.diverged());
 }
@@ -463,6 +465,39 @@ TEST(Scheduler, UncaughtExceptionIsAssertionFinding) {
   EXPECT_NE(e.findings[0].message.find("boom"), std::string::npos);
 }
 
+// A destructor that reaches a point while its thread unwinds an ended
+// execution must not switch threads: the thread switched to would resume with
+// that exception still in flight (std::uncaught_exceptions() counts per OS
+// thread), so its own resume check would not throw and it would run on in an
+// ended execution. Regression: the point in a lock release did exactly this.
+TEST(Scheduler, APointWhileUnwindingDoesNotSwitchThreads) {
+  struct PointOnDestroy {
+    ~PointOnDestroy() noexcept(false) { point(); }
+  };
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Scheduler s;
+    RandomStrategy st(seed);
+    bool ran_on_after_the_end = false;
+    s.run(st, [&] {
+      Scheduler& sc = *Scheduler::current();
+      Tid a = sc.spawn([&] {
+        PointOnDestroy g;
+        sc.yield();
+        sc.assertion_failed("KASSERT failed: test", SrcLoc::current());
+      });
+      Tid b = sc.spawn([&] {
+        for (int i = 0; i < 1000; ++i) {
+          if (sc.aborting()) ran_on_after_the_end = true;
+          sc.yield();
+        }
+      });
+      sc.join(a);
+      sc.join(b);
+    });
+    EXPECT_FALSE(ran_on_after_the_end) << "seed " << seed;
+  }
+}
+
 TEST(Scheduler, AbortUnwindsBlockedThreadsAndRunsDestructors) {
   Scheduler s;
   RandomStrategy st(4);
@@ -481,6 +516,7 @@ TEST(Scheduler, AbortUnwindsBlockedThreadsAndRunsDestructors) {
     });
     Tid b = sc.spawn([&] {
       Guard g{&destroyed};
+      while (!sc.is_parked(a)) sc.yield();  // a holds its guard and is blocked on m
       sc.assertion_failed("KASSERT failed: test", SrcLoc::current());
     });
     sc.join(a);
