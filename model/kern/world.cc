@@ -19,7 +19,7 @@ uint64_t next_world_id() {
 constexpr const char* kInitComm = "init";
 }  // namespace
 
-World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
+World::World(const kq_design& design) : id_(0), design_(design) {
   kq_global.init("kqueue order", nullptr, locks::MTX_DEF);
   kq_design_lock.init("kqueue global", nullptr, locks::MTX_DEF);
   taskq_lock_.init("kqueue taskq", nullptr, locks::MTX_DEF);
@@ -27,6 +27,7 @@ World::World(const kq_design& design) : id_(next_world_id()), design_(design) {
   prev_ = tls_current_;
   tls_current_ = this;
   if (sim::Scheduler::current() == nullptr) {
+    id_ = next_world_id();  // live mode only (curthread()): no atomic per execution
     global_ = this;
     make_init();  // live mode: OS threads must not race to create it
   } else {

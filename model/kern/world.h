@@ -146,8 +146,9 @@ class World {
   static inline thread_local World* tls_current_ = nullptr;
   static inline World* global_ = nullptr;  // live mode: visible to every OS thread
   World* prev_ = nullptr;
-  // Unique for the process's lifetime (live mode: a thread's cached struct
-  // thread is keyed by it, since a new World may reuse a freed one's address).
+  // Live mode: unique for the process's lifetime (a thread's cached struct
+  // thread is keyed by it, since a new World may reuse a freed one's address);
+  // 0 in deterministic mode, which does not use it.
   uint64_t id_;
   const kq_design& design_;
   void memory_limit_exceeded();
