@@ -54,7 +54,9 @@ constexpr int kStatus = 3;
 // its lock and atomic operations count. Measured with `kqsim run
 // register-vs-exit --design fine --schedules 2000 --seed S` (random), lost
 // events in executions of 2000 for seeds 1-5: 4 -> 2 to 7, 8 -> 20 to 34,
-// 12 -> 52 to 59, 16 -> 59 to 65, 24 -> 17 to 32.
+// 12 -> 52 to 59, 16 -> 59 to 65, 24 -> 17 to 32. Since locks take their
+// point before the release and a spawn is no point (docs/performance.md,
+// "Fourth pass"), 16 -> 29 to 43 (not re-tuned).
 constexpr int kWork = 16;
 
 struct State {

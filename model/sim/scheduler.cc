@@ -376,8 +376,15 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   }
   Tid tid = nthreads_++;
   Thread& t = threads_[tid];
-  allocate_stack(t.stack, opts_.stack_size);
-  t.bounds = StackBounds{reinterpret_cast<const void*>(t.stack.lowest()), t.stack.sc.size};
+  if (tid == 0) {
+    // The root runs on the OS thread's stack (run_root()): no fiber stack. Its
+    // bounds, for the address sanitizer, are filled in when it first switches
+    // away.
+    t.bounds = StackBounds{};
+  } else {
+    allocate_stack(t.stack, opts_.stack_size);
+    t.bounds = StackBounds{reinterpret_cast<const void*>(t.stack.lowest()), t.stack.sc.size};
+  }
   t.state = State::kRunnable;
   t.started = false;
   t.ctx = nullptr;
