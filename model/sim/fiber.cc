@@ -28,8 +28,15 @@ void allocate_stack(FiberStack& s, size_t size) {
 #endif
 }
 
+void forget_stack_frames([[maybe_unused]] const FiberStack& s) {
+#if defined(KQSIM_SANITIZER_ADDRESS)
+  if (s.allocated()) ASAN_UNPOISON_MEMORY_REGION(reinterpret_cast<void*>(s.lowest()), s.sc.size);
+#endif
+}
+
 void release_stack(FiberStack& s) {
   if (!s.allocated()) return;
+  forget_stack_frames(s);
   // protected_fixedsize_stack::deallocate only needs the context (size + sp).
   boost::context::protected_fixedsize_stack alloc(s.sc.size);
   alloc.deallocate(s.sc);

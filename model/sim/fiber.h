@@ -43,6 +43,11 @@ struct StackBounds {
 
 void allocate_stack(FiberStack& s, size_t size);
 void release_stack(FiberStack& s);
+// Clears the address sanitizer's redzones on a stack whose frames were
+// abandoned (a thread that faulted): the stack is reused, or unmapped and its
+// addresses mapped again, and stale redzones there would be false reports.
+// A no-op in other builds.
+void forget_stack_frames(const FiberStack& s);
 
 // Marker passed as transfer data when a fault handler jumps to the scheduler.
 inline void* const kFaultMarker = reinterpret_cast<void*>(uintptr_t{1});

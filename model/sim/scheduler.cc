@@ -668,6 +668,7 @@ void Scheduler::handle_fault() {
   Thread& t = *fault_thread_;
   t.state = State::kCrashed;
   remove_runnable(t.tid);
+  forget_stack_frames(t.stack);  // abandoned; reused by the slot's next thread
   // Thread 0 runs on the OS thread's stack (run_root()), the others on fibers.
   const bool on_os = root_on_os_ && &t == &threads_[0];
   uintptr_t lo = t.stack.lowest();
