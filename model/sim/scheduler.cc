@@ -261,18 +261,24 @@ void Scheduler::switch_away_blocked() {
     else switch_to(threads_[pick_runnable()]);
     return;
   }
-  if (!aborting_) runnable_or_deadlock();
-  Thread& to = aborting_ ? threads_[0] : threads_[pick_runnable()];
+  Thread& to = next_while_root_on_os();
   if (&to != cur_) switch_to(to);
+}
+
+// While thread 0 runs on the OS stack, the thread that gives up the CPU picks
+// the next one itself: the clock moves or the deadlock is reported here when
+// nothing is runnable, and an ended execution goes to thread 0 (it unwinds
+// first).
+Scheduler::Thread& Scheduler::next_while_root_on_os() {
+  if (!aborting_) runnable_or_deadlock();
+  return aborting_ ? threads_[0] : threads_[pick_runnable()];
 }
 
 void Scheduler::switch_away_final() {
   Thread& me = *cur_;
   Thread* to = &main_;
   if (root_on_os_) {
-    // Thread 0 has not finished: as in switch_away_blocked().
-    if (!aborting_) runnable_or_deadlock();
-    to = aborting_ ? &threads_[0] : &threads_[pick_runnable()];
+    to = &next_while_root_on_os();
   } else if (!aborting_ && nrunnable_ > 0 && !only_daemons_left()) {
     // When the last non-daemon thread finishes, the execution ends (run()'s
     // loop unwinds the daemons): a daemon must not run on after it, since
@@ -283,8 +289,7 @@ void Scheduler::switch_away_final() {
   if (!to->started) start_context(*to);
   prev_ = &me;
   StackBounds unused;
-  switch_context(to->ctx, this, to->bounds, to == &main_ ? main_.stack.tsan_fiber : to->stack.tsan_fiber,
-                 /*from_finished=*/true, &unused);
+  switch_context(to->ctx, this, to->bounds, to->stack.tsan_fiber, /*from_finished=*/true, &unused);
   __builtin_unreachable();
 }
 

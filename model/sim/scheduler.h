@@ -65,9 +65,10 @@
 // ExecutionAborted, so its stack unwinds and destructors run (points reached
 // while unwinding return at once, and never switch threads). A fault in
 // thread 0 comes back to run() by siglongjmp, and its frames are abandoned as
-// a faulting fiber's stack is. Model code must not swallow ExecutionAborted (no catch (...)), and a
-// destructor that can reach a scheduling point (a lock guard, a syscall scope)
-// must be declared noexcept(false), or the throw would terminate the process.
+// a faulting fiber's stack is. Model code must not swallow ExecutionAborted
+// (no catch (...)), and a destructor that can reach a scheduling point (a
+// lock guard, a syscall scope) must be declared noexcept(false), or the throw
+// would terminate the process.
 #pragma once
 
 #include <cstdint>
@@ -347,9 +348,10 @@ class Scheduler {
   static void fiber_entry(ctx::transfer_t t);
   [[noreturn]] void thread_main();
   void run_root();
-  void run_body(Thread& me);  // the body, then what a thread's end does (both threads kinds)
+  void run_body(Thread& me);  // the body, then what a thread's end does (either kind of thread)
   Tid pick_runnable();        // the only runnable thread, or the strategy's choice
   bool runnable_or_deadlock();
+  Thread& next_while_root_on_os();
   void make_runnable(Thread& th);
   // The OS thread's own context: thread 0 while it runs, then the scheduler's.
   Thread& os_context() { return root_on_os_ ? threads_[0] : main_; }

@@ -2,6 +2,8 @@
 // stack overflow, virtual time and the happens-before race detector.
 #include "model/sim/scheduler.h"
 
+#include <pthread.h>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -295,6 +297,45 @@ TEST(Scheduler, UnboundedRecursionIsStackOverflowAndProcessSurvives) {
   });
   EXPECT_TRUE(e2.findings.empty());
   EXPECT_EQ(ran, 1);
+}
+
+// Thread 0 runs on the OS thread's own stack: an unbounded recursion there
+// is a stack overflow too (the fault comes back to run() by siglongjmp), named
+// as the OS thread's stack, and the scheduler is usable afterwards. Run on a
+// pthread with a 1 MiB stack so the bound does not depend on `ulimit -s`.
+TEST(Scheduler, UnboundedRecursionInThreadZeroIsStackOverflowOfTheOsStack) {
+  struct Result {
+    std::string first;
+    bool overflow = false;
+    bool aborted = false;
+    bool second_clean = false;
+    int ran = 0;
+  } r;
+  auto body = [](void* arg) -> void* {
+    auto* r = static_cast<Result*>(arg);
+    Scheduler s;
+    RandomStrategy st(1);
+    volatile int depth = 0;
+    const Execution& e = s.run(st, [&] { recurse_forever(&depth); });
+    r->overflow = has_kind(e, FindingKind::kStackOverflow);
+    r->aborted = e.aborted;
+    if (!e.findings.empty()) r->first = e.findings[0].message;
+    const Execution& e2 = s.run(st, [&] { ++r->ran; });
+    r->second_clean = e2.findings.empty();
+    return nullptr;
+  };
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, 1024 * 1024), 0);
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, &attr, body, &r), 0);
+  ASSERT_EQ(pthread_join(th, nullptr), 0);
+  pthread_attr_destroy(&attr);
+  EXPECT_TRUE(r.overflow) << r.first;
+  EXPECT_TRUE(r.aborted);
+  EXPECT_NE(r.first.find("the stack of the OS thread that runs thread 0"), std::string::npos) << r.first;
+  EXPECT_TRUE(r.second_clean);
+  EXPECT_EQ(r.ran, 1);
 }
 
 // The recursion-depth bound is the stack size: a larger stack lets a deeper
