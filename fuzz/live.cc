@@ -1,5 +1,6 @@
 #include "fuzz/live.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -142,6 +143,16 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
   }
   uint64_t delays() const { return delays_.load(std::memory_order_relaxed); }
 
+  // "cpu1": a thread of this iteration by its live tid (its OS thread is new
+  // in every iteration; its name is not).
+  std::string name_of(locks::Tid tid) {
+    std::lock_guard<std::mutex> g(m_);
+    for (const LiveThreadName& n : names_)
+      if (n.tid == tid) return n.name;
+    if (tid == locks::live_tid()) return "runner";
+    return fmt::format("live thread {}", tid);
+  }
+
   // LiveThreads: the scenario's thread bodies, released together; returns
   // when they and every process thread started meanwhile have returned.
   void run(int n, const std::function<void(int)>& body) override {
@@ -154,7 +165,9 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
     }
     go.store(true, std::memory_order_release);
     wait_all();
+    if (locks::live_aborted()) throw sim::ExecutionAborted{};
   }
+  void wait_started() override { wait_all(); }
 
   // Host: a process thread (fork's child).
   void start(std::string name, std::function<void()> body) override {
@@ -186,10 +199,13 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
         slot = names_.size();
         names_.push_back({locks::live_tid(), name, false});
       }
+      bool unwound = false;  // by a live deadlock's abort (locks/live_waiters.h)
       {
         sim::chaos::ChaosScope cs(knob_, index);
         try {
           body();
+        } catch (const sim::ExecutionAborted&) {
+          unwound = true;
         } catch (const std::exception& e) {
           sim::Finding f;
           f.kind = sim::FindingKind::kAssertion;
@@ -198,7 +214,8 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
         }
         delays_.fetch_add(cs.delays(), std::memory_order_relaxed);
       }
-      if (w_ != nullptr) w_->thread_exit(locks::live_tid());
+      // An unwound thread's locks stay marked held: not a finding.
+      if (w_ != nullptr && !unwound) w_->thread_exit(locks::live_tid());
       std::lock_guard<std::mutex> g2(m_);
       names_[slot].done = true;
       --running_;
@@ -214,7 +231,7 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
       if (!cv_.wait_for(g, limit, [&] { return running_ == 0; })) {
         const std::string what = fmt::format(
             "kqsim: live: {} iteration {} did not finish within {:g} s ({} of {} threads still running): a "
-            "deadlock or a livelock on real threads, which live mode cannot unwind\n"
+            "livelock, a sleep never woken, or a deadlock live mode cannot unwind (through a lock held shared)\n"
             "{}"
             "findings so far:\n{}",
             what_, iteration_, o_.stall_timeout_s, running_, threads_.size(), waiters(names_), c_.summary());
@@ -253,6 +270,30 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
   uint64_t next_child_ = 0;                                 // m_
 };
 
+// The finding for a live deadlock's cycle (locks/live_waiters.h), in the
+// deterministic report's form.
+// The cycle starts at its smallest line, whichever thread found it, so the
+// same deadlock in another iteration is the same finding.
+sim::Finding deadlock_finding(const std::vector<locks::LiveWaitEdge>& cycle, OsThreads& threads) {
+  std::vector<std::string> lines;
+  for (const locks::LiveWaitEdge& e : cycle)
+    lines.push_back(fmt::format("\n {} waits for {} @ {}, held by {}", threads.name_of(e.tid), e.lock, e.site.str(),
+                                threads.name_of(e.owner)));
+  const size_t first = static_cast<size_t>(std::min_element(lines.begin(), lines.end()) - lines.begin());
+  sim::Finding f;
+  f.kind = sim::FindingKind::kDeadlock;
+  f.message =
+      "deadlock: live threads wait for each other's locks in a cycle (the iteration was abandoned: its threads "
+      "unwound)";
+  for (size_t k = 0; k < cycle.size(); ++k) {
+    const size_t i = (first + k) % cycle.size();
+    f.message += lines[i];
+    f.sites.push_back(sim::Site::from(cycle[i].site));
+    f.threads.push_back(cycle[i].tid);
+  }
+  return f;
+}
+
 }  // namespace
 
 std::string LiveResult::verdict() const {
@@ -290,6 +331,7 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
 
   locks::Witness w(locks::Witness::Options{o.witness, o.profile});
   locks::WitnessScope ws(&w);
+  locks::LiveDeadlockScope deadlocks;
   Collector collector;
   SinkScope sink_scope(collector);
   OsThreads threads(o, &w, collector, fmt::format("{} under {}", s.name(), design.name));
@@ -307,8 +349,16 @@ LiveResult run_live(const scenarios::Scenario& s, const kern::kq_design& design,
     }
     if (collector.start(i)) ++r.failed_iterations;
     threads.set_iteration(i);
-    s.execute_live(design, copies.copies, threads);
+    try {
+      s.execute_live(design, copies.copies, threads);
+    } catch (const sim::ExecutionAborted&) {
+      // A deadlock's abort: reported below (execute_live waited for the
+      // threads). This thread may have unwound out of `before` or `after`.
+      w.forget_held();
+    }
     threads.join_started();  // nothing left normally: run() waited for every thread
+    const std::vector<locks::LiveWaitEdge> cycle = locks::live_take_deadlock();
+    if (!cycle.empty()) collector.add(deadlock_finding(cycle, threads), false);
     for (sim::Finding& f : w.take_findings()) collector.add(std::move(f), true);
     r.iterations = i + 1;
     if (o.progress) o.progress(r.iterations);

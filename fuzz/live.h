@@ -36,11 +36,22 @@
 // per-thread sequence of points. The interleaving is the OS's and does not
 // replay.
 //
-// Stalls: a real deadlock (a design with a lock-order reversal, or a
-// corrupted list that a scan loops on under "none") cannot be unwound. When
-// an iteration has not finished after stall_timeout_s, run_live calls
-// on_stall with a description (the iteration, the findings so far); the
-// default prints it to stderr and ends the process with _Exit(1).
+// Deadlocks: a design with a lock-order reversal can deadlock for real. When
+// the threads of an iteration wait for each other's locks in a cycle (each
+// held exclusively), the thread that closes it finds it at once
+// (locks/live_waiters.h): every thread of the iteration unwinds
+// (sim::ExecutionAborted, caught per thread: no "locks held at exit" report
+// for them), the invariant and `after` do not run, the World is discarded,
+// and the iteration files a kDeadlock finding naming the cycle ("cpu0 waits
+// for sx \"filedesc\" @ site, held by cpu1"), not from the witness; the
+// run goes on with the next iteration.
+//
+// Stalls: what that detection cannot see (a cycle through an sx held shared,
+// a sleep never woken, a corrupted list that a scan loops on under "none")
+// cannot be unwound. When an iteration has not finished after
+// stall_timeout_s, run_live calls on_stall with a description (the
+// iteration, the findings so far); the default prints it to stderr and ends
+// the process with _Exit(1).
 //
 // Processes: run_live is the live Host (model/sim/live_host.h) of every
 // thread it runs, its calling thread included: fork() starts the child
@@ -94,7 +105,7 @@ struct LiveFinding {
   sim::Finding finding;
   uint64_t first_iteration = 0;  // 0-based
   uint64_t count = 0;            // iterations (or witness reports) that made it
-  bool from_witness = false;     // the witness, not the scenario's oracle
+  bool from_witness = false;     // the witness, not the scenario's oracle (or the deadlock detection)
 };
 
 struct LiveResult {

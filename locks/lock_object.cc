@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -149,21 +151,76 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
   if (lo.waiters > 0) s.wake_all(&lo);
 }
 
-// Live mode: threads blocked in acquire_live, for live_waiters_text().
+// Live mode: threads blocked in acquire_live, for live_waiters_text() and
+// deadlock detection (live_waiters.h).
 struct LiveWaiter {
   Tid tid;
-  const lock_object* lo;
+  lock_object* lo;
   SrcLoc site;
 };
 std::mutex g_live_waiters_mu;
-std::vector<LiveWaiter> g_live_waiters;  // g_live_waiters_mu
+std::vector<LiveWaiter> g_live_waiters;        // g_live_waiters_mu
+bool g_live_detect = false;                    // g_live_waiters_mu: a LiveDeadlockScope is alive
+std::vector<LiveWaitEdge> g_live_deadlock;     // g_live_waiters_mu: the cycle of the abort in force
+std::atomic<bool> g_live_aborted{false};       // written under g_live_waiters_mu
 
-void live_waiting(Tid me, const lock_object* lo, SrcLoc site) {
-  std::lock_guard<std::mutex> g(g_live_waiters_mu);
-  if (lo != nullptr) {
-    g_live_waiters.push_back(LiveWaiter{me, lo, site});
-    return;
+// Whether the caller must throw sim::ExecutionAborted now: an abort is in
+// force and it does not already unwind an exception.
+bool abort_now() {
+  return g_live_aborted.load(std::memory_order_acquire) && std::uncaught_exceptions() == 0;
+}
+
+// Follows owner edges from the waiter `from` (the newest entry, under
+// g_live_waiters_mu). Returns the cycle back to `from`, or nothing.
+//
+// Why a cycle found here is a real deadlock: every thread on it is listed,
+// and a listed thread is blocked in acquire_live's wait loop, which it leaves
+// only by taking its lock (or by an abort), so it releases nothing while
+// listed. The first owner is read under the lock's live_m. Each later owner O
+// of a lock L waited for by a listed thread W is read after W listed itself
+// (this mutex orders both); if O is listed too, O listed itself after it last
+// changed L's owner (a release then its listing, in O's program order), so
+// the acquire load sees O's latest store, and O cannot change it while listed.
+std::vector<LiveWaitEdge> find_cycle(const LiveWaiter& from) {
+  std::vector<LiveWaitEdge> chain;
+  const LiveWaiter* w = &from;
+  // A cycle has at most one edge per listed thread.
+  for (size_t hops = 0; hops < g_live_waiters.size(); ++hops) {
+    const Tid owner = w->lo->live_owner.load(std::memory_order_acquire);
+    if (owner == kNoThread) return {};  // free, or held shared: no single owner to follow
+    chain.push_back(LiveWaitEdge{w->tid, w->lo->describe(), w->site, owner});
+    if (owner == from.tid) return chain;
+    const LiveWaiter* next = nullptr;
+    for (const LiveWaiter& x : g_live_waiters)
+      if (x.tid == owner) next = &x;
+    if (next == nullptr) return {};  // the owner runs
+    w = next;
   }
+  return {};
+}
+
+enum class Wait { kWait, kAbort };
+
+// Lists `me` as waiting for `lo` (the caller holds lo.live_m: lock order
+// live_m -> g_live_waiters_mu). kAbort: an abort is in force, or this wait
+// closes a deadlock cycle and put one in force; `me` is not listed then, and
+// `wake` holds every listed waiter's lock, to be woken once live_m is dropped.
+Wait live_waiting(Tid me, lock_object* lo, SrcLoc site, std::vector<lock_object*>& wake) {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
+  if (g_live_aborted.load(std::memory_order_relaxed)) return Wait::kAbort;
+  g_live_waiters.push_back(LiveWaiter{me, lo, site});
+  if (!g_live_detect) return Wait::kWait;
+  std::vector<LiveWaitEdge> cycle = find_cycle(g_live_waiters.back());
+  if (cycle.empty()) return Wait::kWait;
+  g_live_waiters.pop_back();
+  g_live_deadlock = std::move(cycle);
+  g_live_aborted.store(true, std::memory_order_release);
+  for (const LiveWaiter& x : g_live_waiters) wake.push_back(x.lo);
+  return Wait::kAbort;
+}
+
+void live_not_waiting(Tid me) {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
   for (size_t i = 0; i < g_live_waiters.size(); ++i)
     if (g_live_waiters[i].tid == me) {
       g_live_waiters.erase(g_live_waiters.begin() + static_cast<long>(i));
@@ -171,7 +228,20 @@ void live_waiting(Tid me, const lock_object* lo, SrcLoc site) {
     }
 }
 
+// Wakes the waiters of `locks` and every sleeper, so they see the abort. A
+// waiter checks the abort under its lock's live_m before it sleeps: taking
+// that mutex once after the abort was put in force means none sleeps through
+// the notification.
+void wake_for_abort(const std::vector<lock_object*>& locks) {
+  for (lock_object* l : locks) {
+    { std::lock_guard<std::mutex> g(l->live_m); }
+    l->live_cv.notify_all();
+  }
+  live_wake_sleepers_for_abort();
+}
+
 bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
+  if (abort_now()) throw sim::ExecutionAborted{};
   sim::chaos::point();  // live mode's scheduling point: maybe perturb timing
   Witness* w = Witness::current();
   const Tid me = live_tid();
@@ -198,11 +268,23 @@ bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
     contended = busy_live(lo, exclusive);
     if (contended && try_only) return false;
     if (contended) {
-      live_waiting(me, &lo, site);  // lock order: live_m -> g_live_waiters_mu
-      while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
-      live_waiting(me, nullptr, site);
+      std::vector<lock_object*> wake;
+      if (live_waiting(me, &lo, site, wake) == Wait::kAbort) {
+        g.unlock();
+        wake_for_abort(wake);
+        if (abort_now()) throw sim::ExecutionAborted{};
+        g.lock();  // already unwinding: wait as before (the stall watchdog covers it)
+        while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
+      } else {
+        while (busy_live(lo, exclusive) && !g_live_aborted.load(std::memory_order_acquire)) lo.live_cv.wait(g);
+        live_not_waiting(me);
+        if (busy_live(lo, exclusive)) {  // woken by an abort
+          if (abort_now()) throw sim::ExecutionAborted{};
+          while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
+        }
+      }
     }
-    if (exclusive) lo.live_owner = me;
+    if (exclusive) lo.live_owner.store(me, std::memory_order_release);
     else ++lo.live_sharers;
   }
   const uint64_t t1 = live_now_ns();
@@ -248,7 +330,7 @@ void release_live(lock_object& lo, bool exclusive, SrcLoc site) {
   }
   {
     std::lock_guard<std::mutex> g(lo.live_m);
-    if (exclusive) lo.live_owner = kNoThread;
+    if (exclusive) lo.live_owner.store(kNoThread, std::memory_order_release);
     else --lo.live_sharers;
   }
   lo.live_cv.notify_all();
@@ -270,7 +352,7 @@ std::string lock_object::describe() const { return fmt::format("{} \"{}\"", lock
 Tid lock_object::owner() const {
   sim::Scheduler* s = sim::Scheduler::current();
   if (s != nullptr) return gen == s->generation() ? owner_tid : kNoThread;
-  return live_owner;
+  return live_owner.load(std::memory_order_acquire);
 }
 
 bool lock_object::recursable() const {
@@ -292,7 +374,7 @@ void lo_init(lock_object& lo, const char* name, const char* type, int flags, Loc
   lo.owner_tid = kNoThread;
   lo.recurse = lo.sharers = lo.waiters = 0;
   lo.w_cache.store(0, std::memory_order_relaxed);
-  lo.live_owner = kNoThread;
+  lo.live_owner.store(kNoThread, std::memory_order_relaxed);
   lo.live_recurse = lo.live_sharers = 0;
 }
 
@@ -340,6 +422,26 @@ void lo_assert(const lock_object& lo, int what, SrcLoc site) {
   if ((what & LA_NOTRECURSED) && lo_recursed(lo) != 0) panic_at(fmt::format("{} {} recursed", cls, lo.lo_name), site);
 }
 
+LiveDeadlockScope::LiveDeadlockScope() {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
+  g_live_detect = true;
+}
+
+LiveDeadlockScope::~LiveDeadlockScope() {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
+  g_live_detect = false;
+  g_live_deadlock.clear();
+  g_live_aborted.store(false, std::memory_order_release);
+}
+
+bool live_aborted() { return g_live_aborted.load(std::memory_order_acquire); }
+
+std::vector<LiveWaitEdge> live_take_deadlock() {
+  std::lock_guard<std::mutex> g(g_live_waiters_mu);
+  g_live_aborted.store(false, std::memory_order_release);
+  return std::exchange(g_live_deadlock, {});
+}
+
 std::string live_waiters_text() {
   std::vector<LiveWaiter> copy;
   {
@@ -352,7 +454,7 @@ std::string live_waiters_text() {
     uint32_t sharers;
     {
       std::lock_guard<std::mutex> g(const_cast<lock_object*>(w.lo)->live_m);
-      owner = w.lo->live_owner;
+      owner = w.lo->live_owner.load(std::memory_order_relaxed);
       sharers = w.lo->live_sharers;
     }
     out += fmt::format("live thread {} waits for {} \"{}\" @ {}, ", w.tid, lock_class_name(w.lo->lo_class),

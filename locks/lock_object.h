@@ -107,7 +107,9 @@ struct lock_object : sim::Waitable {
   // Live-mode state.
   std::mutex live_m;
   LiveCondvar live_cv;  // built on first wait (locks/live_condvar.h)
-  Tid live_owner = kNoThread;
+  // Written under live_m; atomic because live deadlock detection reads the
+  // owners of other locks without their live_m (locks/live_waiters.h).
+  std::atomic<Tid> live_owner{kNoThread};
   uint32_t live_recurse = 0;
   uint32_t live_sharers = 0;
 

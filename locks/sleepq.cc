@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <list>
 
 #include <fmt/format.h>
 
 #include "locks/kassert.h"
+#include "locks/live_waiters.h"
 #include "locks/witness.h"
 #include "model/kern/bsd_errno.h"
 
@@ -38,10 +40,11 @@ struct Bucket {
   std::list<Sleeper*> sleepers;
 };
 constexpr size_t kBuckets = 64;
-Bucket& bucket(const void* chan) {
-  static Bucket buckets[kBuckets];
-  return buckets[(reinterpret_cast<uintptr_t>(chan) >> 4) % kBuckets];
+Bucket* buckets() {
+  static Bucket all[kBuckets];
+  return all;
 }
+Bucket& bucket(const void* chan) { return buckets()[(reinterpret_cast<uintptr_t>(chan) >> 4) % kBuckets]; }
 
 // The common body. `interlock` may be null; `drop` leaves it released.
 // timo > 0: ticks from now; timo == 0: forever; deadline_ns (when timo < 0):
@@ -86,6 +89,10 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
     if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
     return r == sim::WakeReason::kTimedOut ? bsd::kEWOULDBLOCK : 0;
   }
+  // Live mode. A deadlock's abort (live_waiters.h) wakes every sleeper: the
+  // predicate reads it under the bucket mutex, which the abort takes before
+  // it notifies.
+  if (live_aborted() && std::uncaught_exceptions() == 0) throw sim::ExecutionAborted{};
   Bucket& b = bucket(chan);
   Sleeper me{chan};
   bool timed_out = false;
@@ -93,16 +100,21 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
     std::unique_lock<std::mutex> g(b.m);
     auto it = b.sleepers.insert(b.sleepers.end(), &me);
     if (interlock != nullptr) lo_release(*interlock, exclusive, loc);
+    auto done = [&] { return me.woken || live_aborted(); };
     if (timo < 0 && deadline_ns != sim::kNever) {
       const std::chrono::steady_clock::time_point until{std::chrono::nanoseconds(deadline_ns)};
-      timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
+      timed_out = !b.cv.wait_until(g, until, done);
     } else if (timo > 0) {
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timo * 1000 / hz);
-      timed_out = !b.cv.wait_until(g, until, [&] { return me.woken; });
+      timed_out = !b.cv.wait_until(g, until, done);
     } else {
-      b.cv.wait(g, [&] { return me.woken; });
+      b.cv.wait(g, done);
     }
     b.sleepers.erase(it);
+    if (!me.woken && live_aborted() && std::uncaught_exceptions() == 0) {
+      g.unlock();
+      throw sim::ExecutionAborted{};  // the interlock stays released
+    }
   }
   if (interlock != nullptr && !drop) lo_acquire(*interlock, exclusive, false, loc);
   return timed_out ? bsd::kEWOULDBLOCK : 0;
@@ -129,6 +141,14 @@ void wake(const void* chan, bool one, SrcLoc loc) {
 }
 
 }  // namespace
+
+void live_wake_sleepers_for_abort() {
+  for (size_t i = 0; i < kBuckets; ++i) {
+    Bucket& b = buckets()[i];
+    { std::lock_guard<std::mutex> g(b.m); }
+    b.cv.notify_all();
+  }
+}
 
 int msleep(const void* chan, mtx* m, int pri, const char* wmesg, int timo, SrcLoc loc) {
   if (m != nullptr) mtx_assert(m, MA_OWNED, loc);

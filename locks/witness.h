@@ -99,6 +99,9 @@ class Witness {
     }
     unlock_inner(h, lo);
   }
+  // Forgets the calling thread's held locks without a report (a live thread
+  // that unwound a deadlock's abort: locks/live_waiters.h).
+  void forget_held() { held().locks.clear(); }
   void thread_exit(Tid tid) {
     if (!opts_.check) return;
     HeldStack& h = held();

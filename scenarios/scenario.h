@@ -62,6 +62,7 @@
 // fuzz/run.h; docs/scenarios.md has a worked example.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -135,8 +136,14 @@ class LiveThreads {
  public:
   virtual ~LiveThreads() = default;
   // Calls body(k) for every 0 <= k < n, each on its own OS thread, all
-  // concurrently; returns when every one has returned.
+  // concurrently; returns when every one has returned. Throws
+  // sim::ExecutionAborted when a live deadlock aborted the iteration
+  // (locks/live_waiters.h): its threads unwound, the oracle must not run.
   virtual void run(int n, const std::function<void(int)>& body) = 0;
+  // Waits until every OS thread started in the iteration (by run, or a
+  // process thread fork() started) has returned. execute_live calls it when
+  // it unwinds, before the World those threads use is destroyed.
+  virtual void wait_started() = 0;
 };
 
 // A registered scenario, whatever its State.
@@ -263,6 +270,14 @@ class TypedScenario final : public Scenario {
       states.push_back(std::make_unique<State>());
       envs.push_back(Env<State>{world, *states.back(), n, nullptr});
     }
+    // On an unwinding (a live deadlock's abort while `before` or `after`
+    // runs beside a forked process's thread), no thread outlives the World.
+    struct WaitOnUnwind {
+      LiveThreads& t;
+      ~WaitOnUnwind() {
+        if (std::uncaught_exceptions() > 0) t.wait_started();
+      }
+    } wait_on_unwind{threads};
     auto invariant = [this](Env<State>& env) {
       if (def_.invariant) def_.invariant(env);
     };

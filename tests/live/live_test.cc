@@ -30,6 +30,7 @@
 
 #include "fuzz/live.h"
 #include "locks/mutex.h"
+#include "locks/sleepq.h"
 #include "model/kern/syscalls.h"
 #include "model/sim/chaos.h"
 #include "scenarios/scenario.h"
@@ -106,10 +107,15 @@ TEST_P(LiveScenarios, MeetsItsExpectedVerdictWithoutARace) {
     // Under global, the witness also reports close()'s filedesc -> kqueue
     // order (feldman-lor) in any scenario that closes a descriptor of a
     // process with a kqueue (proxy-flow-reset): in live mode too.
+    // A reversal can also deadlock for real on OS threads (feldman-lor under
+    // global did, under ThreadSanitizer): the live deadlock detection reports
+    // it and abandons the iteration (locks/live_waiters.h).
     for (const LiveFinding& f : r.findings) {
       const bool global_reversal = d->name == std::string("global") && f.from_witness &&
                                    f.finding.kind == FindingKind::kLockOrderReversal;
-      if (!global_reversal) {
+      const bool realised = expected.kind == FindingKind::kLockOrderReversal && !f.from_witness &&
+                            f.finding.kind == FindingKind::kDeadlock;
+      if (!global_reversal && !realised) {
         EXPECT_EQ(f.finding.kind, expected.kind) << all;
       }
     }
@@ -288,6 +294,121 @@ TEST(LiveRunner, TheWitnessWatchesEveryThread) {
   }
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "lock-order-reversal"), kinds.end()) << r.verdict();
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "lock-misuse"), kinds.end()) << r.verdict();
+}
+
+// ---- deadlocks on real threads (locks/live_waiters.h) ----
+
+struct Abba {
+  locks::mtx a;
+  locks::mtx b;
+  std::atomic<int> holding{0};
+  std::atomic<int> released{0};
+  int chan = 0;
+};
+
+const char* const kAfterRan = "after ran on an abandoned iteration";
+
+// cpu0 takes A then B, cpu1 B then A, each after both hold their first lock:
+// a deadlock in every iteration. cpu2 sleeps on a channel nobody wakes.
+const Scenario& abba() {
+  static const Scenario& s = []() -> const Scenario& {
+    Definition<Abba> d;
+    d.name = "live-abba";
+    d.threads = 3;
+    d.before = [](Env<Abba>& env) {
+      env.state.a.init("live A", nullptr, locks::MTX_DEF);
+      env.state.b.init("live B", nullptr, locks::MTX_DEF);
+    };
+    d.thread = [](Env<Abba>& env, int i) {
+      Abba& l = env.state;
+      if (i == 2) {
+        locks::tsleep(&l.chan, 0, "never", 0);
+        return;
+      }
+      locks::mtx* first = i == 0 ? &l.a : &l.b;
+      locks::mtx* second = i == 0 ? &l.b : &l.a;
+      locks::mtx_lock(first);
+      l.holding.fetch_add(1);
+      while (l.holding.load() < 2) std::this_thread::yield();
+      locks::mtx_lock(second);
+      locks::mtx_unlock(second);
+      locks::mtx_unlock(first);
+    };
+    d.after = [](Env<Abba>&) { scenarios::report(FindingKind::kOracle, kAfterRan); };
+    d.expect = {{"fine", scenarios::Expected::failure(FindingKind::kDeadlock), ""}};
+    return testing::make_unregistered(std::move(d));
+  }();
+  return s;
+}
+
+TEST(LiveDeadlock, AnAbbaDeadlockIsReportedAndEveryIterationAbandoned) {
+  LiveOptions o = quiet(3);
+  o.stall_timeout_s = 30;  // without the detection, the default on_stall ends the test binary
+  LiveResult r = run_live(abba(), *kern::find_design("fine"), o);
+  EXPECT_EQ(r.iterations, 3u);
+  EXPECT_EQ(r.failed_iterations, 3u);
+  int deadlocks = 0;
+  for (const LiveFinding& f : r.findings) {
+    const std::string& m = f.finding.message;
+    EXPECT_EQ(m.find(kAfterRan), std::string::npos) << m;
+    if (f.from_witness) {
+      // The reversal, and no "exiting with locks held" for the unwound threads.
+      EXPECT_EQ(f.finding.kind, FindingKind::kLockOrderReversal) << m;
+      continue;
+    }
+    ASSERT_EQ(f.finding.kind, FindingKind::kDeadlock) << m;
+    ++deadlocks;
+    // The same cycle in every iteration, whichever thread found it.
+    EXPECT_EQ(f.count, 3u) << m;
+    EXPECT_NE(m.find("\n cpu0 waits for sleep mutex \"live B\" @ "), std::string::npos) << m;
+    EXPECT_NE(m.find(", held by cpu1\n cpu1 waits for sleep mutex \"live A\" @ "), std::string::npos) << m;
+    EXPECT_NE(m.find(", held by cpu0"), std::string::npos) << m;
+    EXPECT_EQ(f.finding.sites.size(), 2u);
+  }
+  EXPECT_EQ(deadlocks, 1) << r.verdict();
+}
+
+// A chain of waits that ends at a running thread is no deadlock: cpu2 waits
+// for A, held by cpu0, which waits for B, held by cpu1, which sleeps (really)
+// and then lets B go.
+TEST(LiveDeadlock, AChainThatEndsAtARunningThreadIsNotOne) {
+  Definition<Abba> d;
+  d.name = "live-chain";
+  d.threads = 3;
+  d.before = [](Env<Abba>& env) {
+    env.state.a.init("live A", nullptr, locks::MTX_DEF);
+    env.state.b.init("live B", nullptr, locks::MTX_DEF);
+  };
+  d.thread = [](Env<Abba>& env, int i) {
+    Abba& l = env.state;
+    if (i == 1) {
+      locks::mtx_lock(&l.b);
+      l.holding.fetch_add(1);
+      while (l.holding.load() < 3) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      locks::mtx_unlock(&l.b);
+      return;
+    }
+    while (l.holding.load() < (i == 0 ? 1 : 2)) std::this_thread::yield();
+    if (i == 0) {
+      locks::mtx_lock(&l.a);
+      l.holding.fetch_add(1);
+      locks::mtx_lock(&l.b);
+      locks::mtx_unlock(&l.b);
+      locks::mtx_unlock(&l.a);
+    } else {
+      l.holding.fetch_add(1);
+      locks::mtx_lock(&l.a);
+      locks::mtx_unlock(&l.a);
+    }
+  };
+  d.expect = {{"fine", scenarios::Expected::clean(), ""}};
+  const Scenario& s = testing::make_unregistered(std::move(d));
+  LiveResult r = run_live(s, *kern::find_design("fine"), quiet(3));
+  EXPECT_EQ(r.iterations, 3u);
+  std::string all;
+  for (const LiveFinding& f : r.findings) all += f.finding.headline() + "\n";
+  EXPECT_TRUE(r.findings.empty()) << all;
 }
 
 // ---- chaos ----

@@ -52,7 +52,10 @@ void print_findings(const fuzz::LiveResult& r) {
   int i = 0;
   for (const fuzz::LiveFinding& f : r.findings) {
     std::cout << fmt::format("  [{}] {} (from the {}), first in iteration {}{}\n", ++i,
-                             sim::kind_name(f.finding.kind), f.from_witness ? "witness" : "oracle",
+                             sim::kind_name(f.finding.kind),
+                             f.from_witness                                  ? "witness"
+                             : f.finding.kind == sim::FindingKind::kDeadlock ? "deadlock detection"
+                                                                             : "oracle",
                              f.first_iteration,
                              f.count > 1 ? fmt::format(", in {} iterations", f.count) : "");
     std::string msg = f.finding.message;
@@ -177,7 +180,7 @@ int run_live_action(const std::string& scenario, const std::string& design_name,
       r.copies == 1 ? "y" : "ies", lo.chaos, r.chaos_delays, lo.seed);
   const scenarios::DesignExpectation* de = sc->expectation_for(design->name);
   std::cout << fmt::format(
-      "verdict: {}; {} of {} iterations failed an oracle (deterministic mode expects {}; "
+      "verdict: {}; {} of {} iterations failed an oracle or deadlocked (deterministic mode expects {}; "
       "live mode finds data races only under ThreadSanitizer)\n",
       r.verdict(), r.failed_iterations, r.iterations,
       de != nullptr ? de->expected.str() : "nothing of this design");
