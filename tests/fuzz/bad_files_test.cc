@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "fuzz/atomic_file.h"
@@ -20,10 +21,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const char* name) {
+// A directory per test process, removed when the process exits (it was left
+// behind, empty, by every run).
+struct ScratchDir {
   fs::path d = fs::temp_directory_path() / ("kqsim_bad_files_" + std::to_string(getpid()));
-  fs::create_directories(d);
-  return d / name;
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(d, ec);
+  }
+};
+
+fs::path scratch(const char* name) {
+  static ScratchDir dir;
+  fs::create_directories(dir.d);
+  return dir.d / name;
 }
 
 std::string path_error(const std::string& file) {
