@@ -271,9 +271,9 @@ class OsThreads final : public scenarios::LiveThreads, public sim::live::Host {
 };
 
 // The finding for a live deadlock's cycle (locks/live_waiters.h), in the
-// deterministic report's form.
-// The cycle starts at its smallest line, whichever thread found it, so the
-// same deadlock in another iteration is the same finding.
+// deterministic report's form. The cycle starts at its smallest line,
+// whichever thread found it, so the same deadlock in another iteration is the
+// same finding.
 sim::Finding deadlock_finding(const std::vector<locks::LiveWaitEdge>& cycle, OsThreads& threads) {
   std::vector<std::string> lines;
   for (const locks::LiveWaitEdge& e : cycle)
