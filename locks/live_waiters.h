@@ -21,10 +21,12 @@
 // were written; see lock_object.cc). Then:
 //   - the cycle is recorded (live_take_deadlock() returns it),
 //   - the abort is in force (live_aborted()): every live thread blocked in an
-//     acquisition or in msleep/tsleep is woken, and each live acquisition or
-//     sleep from then on, and each woken waiter, throws sim::ExecutionAborted
-//     (not while the thread already unwinds an exception: then it goes on),
-//     so the iteration's threads unwind as an aborted deterministic
+//     acquisition or in msleep/tsleep is woken; each live acquisition or
+//     sleep from then on throws sim::ExecutionAborted, and so does each woken
+//     waiter whose lock is still held or whose sleep no wakeup() ended (one
+//     that got its lock or its wakeup goes on to its next acquisition or
+//     sleep); not while the thread already unwinds an exception (then it goes
+//     on). So the iteration's threads unwind as an aborted deterministic
 //     execution's do; releases never throw;
 //   - live_take_deadlock() ends the abort; the runner calls it after every
 //     thread of the iteration has returned, and discards the iteration's
@@ -66,6 +68,9 @@ class LiveDeadlockScope {
 
 // Whether a detected deadlock's abort is in force (any thread).
 bool live_aborted();
+// Whether the caller must throw sim::ExecutionAborted now: an abort is in
+// force and the caller does not already unwind an exception.
+bool live_abort_now();
 // The cycle of the deadlock that put the abort in force, in wait order
 // starting with the thread that found it, and ends the abort; empty when
 // none is in force. Call it when no thread of the aborted iteration runs.

@@ -164,12 +164,6 @@ bool g_live_detect = false;                    // g_live_waiters_mu: a LiveDeadl
 std::vector<LiveWaitEdge> g_live_deadlock;     // g_live_waiters_mu: the cycle of the abort in force
 std::atomic<bool> g_live_aborted{false};       // written under g_live_waiters_mu
 
-// Whether the caller must throw sim::ExecutionAborted now: an abort is in
-// force and it does not already unwind an exception.
-bool abort_now() {
-  return g_live_aborted.load(std::memory_order_acquire) && std::uncaught_exceptions() == 0;
-}
-
 // Follows owner edges from the waiter `from` (the newest entry, under
 // g_live_waiters_mu). Returns the cycle back to `from`, or nothing.
 //
@@ -199,15 +193,15 @@ std::vector<LiveWaitEdge> find_cycle(const LiveWaiter& from) {
   return {};
 }
 
-enum class Wait { kWait, kAbort };
+enum class Wait { kWait, kAborted, kFound };
 
 // Lists `me` as waiting for `lo` (the caller holds lo.live_m: lock order
-// live_m -> g_live_waiters_mu). kAbort: an abort is in force, or this wait
-// closes a deadlock cycle and put one in force; `me` is not listed then, and
-// `wake` holds every listed waiter's lock, to be woken once live_m is dropped.
+// live_m -> g_live_waiters_mu), unless an abort is in force (kAborted) or
+// this wait closes a deadlock cycle and puts one in force (kFound: `wake`
+// holds every listed waiter's lock, to be woken once live_m is dropped).
 Wait live_waiting(Tid me, lock_object* lo, SrcLoc site, std::vector<lock_object*>& wake) {
   std::lock_guard<std::mutex> g(g_live_waiters_mu);
-  if (g_live_aborted.load(std::memory_order_relaxed)) return Wait::kAbort;
+  if (g_live_aborted.load(std::memory_order_relaxed)) return Wait::kAborted;
   g_live_waiters.push_back(LiveWaiter{me, lo, site});
   if (!g_live_detect) return Wait::kWait;
   std::vector<LiveWaitEdge> cycle = find_cycle(g_live_waiters.back());
@@ -216,7 +210,7 @@ Wait live_waiting(Tid me, lock_object* lo, SrcLoc site, std::vector<lock_object*
   g_live_deadlock = std::move(cycle);
   g_live_aborted.store(true, std::memory_order_release);
   for (const LiveWaiter& x : g_live_waiters) wake.push_back(x.lo);
-  return Wait::kAbort;
+  return Wait::kFound;
 }
 
 void live_not_waiting(Tid me) {
@@ -241,7 +235,7 @@ void wake_for_abort(const std::vector<lock_object*>& locks) {
 }
 
 bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
-  if (abort_now()) throw sim::ExecutionAborted{};
+  if (live_abort_now()) throw sim::ExecutionAborted{};
   sim::chaos::point();  // live mode's scheduling point: maybe perturb timing
   Witness* w = Witness::current();
   const Tid me = live_tid();
@@ -269,20 +263,19 @@ bool acquire_live(lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
     if (contended && try_only) return false;
     if (contended) {
       std::vector<lock_object*> wake;
-      if (live_waiting(me, &lo, site, wake) == Wait::kAbort) {
+      const Wait wait = live_waiting(me, &lo, site, wake);
+      if (wait == Wait::kFound) {
         g.unlock();
         wake_for_abort(wake);
-        if (abort_now()) throw sim::ExecutionAborted{};
-        g.lock();  // already unwinding: wait as before (the stall watchdog covers it)
-        while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
-      } else {
+        g.lock();
+      } else if (wait == Wait::kWait) {
         while (busy_live(lo, exclusive) && !g_live_aborted.load(std::memory_order_acquire)) lo.live_cv.wait(g);
         live_not_waiting(me);
-        if (busy_live(lo, exclusive)) {  // woken by an abort
-          if (abort_now()) throw sim::ExecutionAborted{};
-          while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
-        }
       }
+      // Still busy: an abort is in force. A thread already unwinding waits
+      // as before (the stall watchdog covers it).
+      if (busy_live(lo, exclusive) && live_abort_now()) throw sim::ExecutionAborted{};
+      while (busy_live(lo, exclusive)) lo.live_cv.wait(g);
     }
     if (exclusive) lo.live_owner.store(me, std::memory_order_release);
     else ++lo.live_sharers;
@@ -435,6 +428,8 @@ LiveDeadlockScope::~LiveDeadlockScope() {
 }
 
 bool live_aborted() { return g_live_aborted.load(std::memory_order_acquire); }
+
+bool live_abort_now() { return live_aborted() && std::uncaught_exceptions() == 0; }
 
 std::vector<LiveWaitEdge> live_take_deadlock() {
   std::lock_guard<std::mutex> g(g_live_waiters_mu);

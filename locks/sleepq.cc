@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <exception>
 #include <functional>
 #include <list>
 
@@ -92,7 +91,7 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
   // Live mode. A deadlock's abort (live_waiters.h) wakes every sleeper: the
   // predicate reads it under the bucket mutex, which the abort takes before
   // it notifies.
-  if (live_aborted() && std::uncaught_exceptions() == 0) throw sim::ExecutionAborted{};
+  if (live_abort_now()) throw sim::ExecutionAborted{};
   Bucket& b = bucket(chan);
   Sleeper me{chan};
   bool timed_out = false;
@@ -111,7 +110,7 @@ int sleep_common_inner(const void* chan, lock_object* interlock, bool exclusive,
       b.cv.wait(g, done);
     }
     b.sleepers.erase(it);
-    if (!me.woken && live_aborted() && std::uncaught_exceptions() == 0) {
+    if (!me.woken && live_abort_now()) {
       g.unlock();
       throw sim::ExecutionAborted{};  // the interlock stays released
     }

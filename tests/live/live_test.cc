@@ -257,11 +257,19 @@ TEST(LiveRunner, OracleFindingsAreCollectedPerIteration) {
   EXPECT_FALSE(r.ok());
 }
 
+// Two mutexes for the witness and deadlock tests, a counter the threads
+// order themselves by, and a channel nobody wakes.
 struct Locks {
   locks::mtx a;
   locks::mtx b;
-  std::atomic<int> turn{0};
+  std::atomic<int> step{0};
+  int chan = 0;
 };
+
+void init_locks(Env<Locks>& env) {
+  env.state.a.init("live A", nullptr, locks::MTX_DEF);
+  env.state.b.init("live B", nullptr, locks::MTX_DEF);
+}
 
 TEST(LiveRunner, TheWitnessWatchesEveryThread) {
   // Thread 0 takes A then B, thread 1 B then A (one after the other, so they
@@ -269,10 +277,7 @@ TEST(LiveRunner, TheWitnessWatchesEveryThread) {
   Definition<Locks> d;
   d.name = "live-reversal";
   d.threads = 2;
-  d.before = [](Env<Locks>& env) {
-    env.state.a.init("live A", nullptr, locks::MTX_DEF);
-    env.state.b.init("live B", nullptr, locks::MTX_DEF);
-  };
+  d.before = init_locks;
   d.thread = [](Env<Locks>& env, int i) {
     Locks& l = env.state;
     if (i == 0) {
@@ -280,10 +285,10 @@ TEST(LiveRunner, TheWitnessWatchesEveryThread) {
       locks::mtx_lock(&l.b);
       locks::mtx_unlock(&l.b);
       locks::mtx_unlock(&l.a);
-      l.turn.store(1);
+      l.step.store(1);
       return;
     }
-    while (l.turn.load() == 0) std::this_thread::yield();
+    while (l.step.load() == 0) std::this_thread::yield();
     locks::mtx_lock(&l.b);
     locks::mtx_lock(&l.a);
     locks::mtx_unlock(&l.b);  // returns holding A
@@ -302,29 +307,18 @@ TEST(LiveRunner, TheWitnessWatchesEveryThread) {
 
 // ---- deadlocks on real threads (locks/live_waiters.h) ----
 
-struct Abba {
-  locks::mtx a;
-  locks::mtx b;
-  std::atomic<int> holding{0};
-  std::atomic<int> released{0};
-  int chan = 0;
-};
-
 const char* const kAfterRan = "after ran on an abandoned iteration";
 
 // cpu0 takes A then B, cpu1 B then A, each after both hold their first lock:
 // a deadlock in every iteration. cpu2 sleeps on a channel nobody wakes.
 const Scenario& abba() {
   static const Scenario& s = []() -> const Scenario& {
-    Definition<Abba> d;
+    Definition<Locks> d;
     d.name = "live-abba";
     d.threads = 3;
-    d.before = [](Env<Abba>& env) {
-      env.state.a.init("live A", nullptr, locks::MTX_DEF);
-      env.state.b.init("live B", nullptr, locks::MTX_DEF);
-    };
-    d.thread = [](Env<Abba>& env, int i) {
-      Abba& l = env.state;
+    d.before = init_locks;
+    d.thread = [](Env<Locks>& env, int i) {
+      Locks& l = env.state;
       if (i == 2) {
         locks::tsleep(&l.chan, 0, "never", 0);
         return;
@@ -332,13 +326,13 @@ const Scenario& abba() {
       locks::mtx* first = i == 0 ? &l.a : &l.b;
       locks::mtx* second = i == 0 ? &l.b : &l.a;
       locks::mtx_lock(first);
-      l.holding.fetch_add(1);
-      while (l.holding.load() < 2) std::this_thread::yield();
+      l.step.fetch_add(1);
+      while (l.step.load() < 2) std::this_thread::yield();
       locks::mtx_lock(second);
       locks::mtx_unlock(second);
       locks::mtx_unlock(first);
     };
-    d.after = [](Env<Abba>&) { scenarios::report(FindingKind::kOracle, kAfterRan); };
+    d.after = [](Env<Locks>&) { scenarios::report(FindingKind::kOracle, kAfterRan); };
     d.expect = {{"fine", scenarios::Expected::failure(FindingKind::kDeadlock), ""}};
     return testing::make_unregistered(std::move(d));
   }();
@@ -376,32 +370,29 @@ TEST(LiveDeadlock, AnAbbaDeadlockIsReportedAndEveryIterationAbandoned) {
 // for A, held by cpu0, which waits for B, held by cpu1, which sleeps (really)
 // and then lets B go.
 TEST(LiveDeadlock, AChainThatEndsAtARunningThreadIsNotOne) {
-  Definition<Abba> d;
+  Definition<Locks> d;
   d.name = "live-chain";
   d.threads = 3;
-  d.before = [](Env<Abba>& env) {
-    env.state.a.init("live A", nullptr, locks::MTX_DEF);
-    env.state.b.init("live B", nullptr, locks::MTX_DEF);
-  };
-  d.thread = [](Env<Abba>& env, int i) {
-    Abba& l = env.state;
+  d.before = init_locks;
+  d.thread = [](Env<Locks>& env, int i) {
+    Locks& l = env.state;
     if (i == 1) {
       locks::mtx_lock(&l.b);
-      l.holding.fetch_add(1);
-      while (l.holding.load() < 3) std::this_thread::yield();
+      l.step.fetch_add(1);
+      while (l.step.load() < 3) std::this_thread::yield();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       locks::mtx_unlock(&l.b);
       return;
     }
-    while (l.holding.load() < (i == 0 ? 1 : 2)) std::this_thread::yield();
+    while (l.step.load() < (i == 0 ? 1 : 2)) std::this_thread::yield();
     if (i == 0) {
       locks::mtx_lock(&l.a);
-      l.holding.fetch_add(1);
+      l.step.fetch_add(1);
       locks::mtx_lock(&l.b);
       locks::mtx_unlock(&l.b);
       locks::mtx_unlock(&l.a);
     } else {
-      l.holding.fetch_add(1);
+      l.step.fetch_add(1);
       locks::mtx_lock(&l.a);
       locks::mtx_unlock(&l.a);
     }
