@@ -16,7 +16,63 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+// The jump itself. On x86-64 (System V, ELF) it is ours: Boost.Context's
+// jump_fcontext with the same frame, less the save and restore of the SSE
+// and x87 control words (stmxcsr/fnstcw, ldmxcsr/fldcw), which cost more than
+// the rest of the jump together (docs/performance.md). Leaving them out is
+// sound here: every context of a Scheduler runs on one OS thread and nothing
+// in kqsim changes the rounding mode or exception masks, so the words are the
+// same in every context, and a context made by Boost's make_fcontext is
+// entered the same way (its first return address at offset 0x38, the entry
+// function in rbx at 0x28). Every jump between kqsim's contexts goes through
+// this one, so no Boost jump ever reads the control-word slots it leaves
+// unwritten. Elsewhere it is Boost's jump_fcontext.
+#if defined(__x86_64__) && defined(__ELF__)
+extern "C" boost::context::detail::transfer_t kqsim_jump_fcontext(boost::context::detail::fcontext_t to,
+                                                                   void* data);
+asm(R"(
+.pushsection .text
+.globl kqsim_jump_fcontext
+.hidden kqsim_jump_fcontext
+.type kqsim_jump_fcontext,@function
+.align 16
+kqsim_jump_fcontext:
+    leaq -0x38(%rsp), %rsp
+    movq %r12, 0x8(%rsp)
+    movq %r13, 0x10(%rsp)
+    movq %r14, 0x18(%rsp)
+    movq %r15, 0x20(%rsp)
+    movq %rbx, 0x28(%rsp)
+    movq %rbp, 0x30(%rsp)
+    movq %rsp, %rax
+    movq %rdi, %rsp
+    movq 0x38(%rsp), %r8
+    movq 0x8(%rsp), %r12
+    movq 0x10(%rsp), %r13
+    movq 0x18(%rsp), %r14
+    movq 0x20(%rsp), %r15
+    movq 0x28(%rsp), %rbx
+    movq 0x30(%rsp), %rbp
+    leaq 0x40(%rsp), %rsp
+    movq %rsi, %rdx
+    movq %rax, %rdi
+    jmp *%r8
+.size kqsim_jump_fcontext,.-kqsim_jump_fcontext
+.popsection
+)");
+#endif
+
 namespace kqsim::sim {
+
+namespace {
+ctx::transfer_t jump(ctx::fcontext_t to, void* data) {
+#if defined(__x86_64__) && defined(__ELF__)
+  return kqsim_jump_fcontext(to, data);
+#else
+  return ctx::jump_fcontext(to, data);
+#endif
+}
+}  // namespace
 
 void allocate_stack(FiberStack& s, size_t size) {
   if (s.allocated() && s.sc.size >= size) return;
@@ -61,16 +117,16 @@ ctx::transfer_t switch_context(ctx::fcontext_t to, void* data, const StackBounds
 #if defined(KQSIM_SANITIZER_ADDRESS)
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(from_finished ? nullptr : &fake_stack, to_bounds.bottom, to_bounds.size);
-  ctx::transfer_t t = ctx::jump_fcontext(to, data);
+  ctx::transfer_t t = jump(to, data);
   __sanitizer_finish_switch_fiber(fake_stack, &from_bounds_out->bottom, &from_bounds_out->size);
   return t;
 #elif defined(KQSIM_SANITIZER_THREAD)
   (void)to_bounds;
   if (to_tsan_fiber) __tsan_switch_to_fiber(to_tsan_fiber, 0);
-  return ctx::jump_fcontext(to, data);
+  return jump(to, data);
 #else
   (void)to_bounds;
-  return ctx::jump_fcontext(to, data);
+  return jump(to, data);
 #endif
 }
 
@@ -96,7 +152,7 @@ void fault_handler(int signo, siginfo_t* info, void*) {
 #if defined(KQSIM_SANITIZER_ADDRESS)
       __sanitizer_start_switch_fiber(nullptr, target.bounds.bottom, target.bounds.size);
 #endif
-      ctx::jump_fcontext(target.ctx, kFaultMarker);
+      jump(target.ctx, kFaultMarker);
     }
   }
   // Not a simulated thread: take the default action.

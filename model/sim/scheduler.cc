@@ -82,8 +82,8 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   readsets_used_ = 0;
   nthreads_ = 0;
   nrunnable_ = 0;
-  aborting_ = false;
   fault_pending_ = false;
+  set_aborting(false);
   cur_ = prev_ = &main_;
   main_.vc.clear();
   Scheduler* outer = tls_current_;
@@ -115,9 +115,9 @@ const Execution& Scheduler::run(Strategy& strategy, InlineFn root, const char* r
   }
   if (aborting_ || ending_) {
     bool was_aborting = aborting_;
-    aborting_ = true;  // points and parks in unwound threads throw
+    set_aborting(true);  // points and parks in unwound threads throw
     unwind_all();
-    aborting_ = was_aborting;
+    set_aborting(was_aborting);
   }
   ending_ = false;
 
@@ -180,7 +180,7 @@ bool Scheduler::runnable_or_deadlock() {
   if (nrunnable_ > 0) return true;
   if (advance_time()) return true;
   report_deadlock();
-  aborting_ = true;
+  set_aborting(true);
   return false;
 }
 
@@ -321,7 +321,7 @@ void Scheduler::run_body(Thread& me) {
     f.fatal = true;
     f.path = exec_.path;
     exec_.findings.push_back(std::move(f));
-    aborting_ = true;
+    set_aborting(true);
   }
   if (!aborting_ && !was_aborted) {
     if (opts_.trace) trace_event("exit", {}, {});
@@ -553,7 +553,7 @@ void Scheduler::report(Finding f) {
   exec_.findings.push_back(std::move(f));
   if (end) {
     exec_.findings.back().fatal = true;
-    aborting_ = true;
+    set_aborting(true);
     if (cur_ != &main_) abort_from_thread();
   }
 }
@@ -571,12 +571,17 @@ void Scheduler::assertion_failed(std::string message, SrcLoc loc) {
 }
 
 void Scheduler::abort_from_thread() {
-  aborting_ = true;
+  set_aborting(true);
   // Thread 0 on the OS stack unwinds at once; another thread lets the OS
   // thread's context (thread 0, or the scheduler's loop) unwind first, and
   // unwinds when unwind_all() resumes it.
   if (cur_ != &os_context()) switch_to(os_context());
   throw ExecutionAborted{};
+}
+
+void Scheduler::step_off_fast_path() {
+  if (steps_ > step_limit_) step_bound_exceeded();
+  if (aborting_) aborted_point();
 }
 
 void Scheduler::aborted_point() {
@@ -593,6 +598,7 @@ void Scheduler::step_bound_exceeded() {
       step_limit_);
   f.fatal = true;
   step_limit_ = ~uint64_t{0} >> 1;  // no second report while unwinding
+  set_limits();
   report(std::move(f));
 }
 
@@ -712,7 +718,7 @@ void Scheduler::handle_fault() {
   if (t.label != nullptr) f.message += fmt::format("\n while doing {}", t.label);
   if (opts_.trace) trace_event("FINDING", {}, f.headline(), kNoThread);
   exec_.findings.push_back(std::move(f));
-  aborting_ = true;
+  set_aborting(true);
 }
 
 void Scheduler::unwind_all() {

@@ -306,16 +306,13 @@ class Scheduler {
   // What every step does (a point, or a plain access that is not one): count
   // it against the step bound, and notice an ended execution.
   void count_step() {
-    if (++steps_ > step_limit_) [[unlikely]] step_bound_exceeded();
-    if (aborting_) [[unlikely]] aborted_point();
+    if (++steps_ > point_limit_) [[unlikely]] step_off_fast_path();
   }
   // Whether a plain access must take on_read_slow()/on_write_slow(): not
   // access_fast_, the execution ending, or this step reaching the bound (what
-  // count_step() would report). One branch: the tests are combined bitwise.
-  bool access_off_fast_path() const {
-    return static_cast<bool>(static_cast<unsigned>(!access_fast_) | static_cast<unsigned>(aborting_) |
-                             static_cast<unsigned>(steps_ >= step_limit_));
-  }
+  // count_step() would report). One compare: access_limit_ is 0 unless the
+  // first two allow the inline path (set_limits()).
+  bool access_off_fast_path() const { return steps_ >= access_limit_; }
   // A plain access off the inline path: a point or only a step, as run() set.
   void slow_access_step() {
     if (access_is_point_) point();
@@ -372,6 +369,17 @@ class Scheduler {
   bool only_daemons_left() const;  // every non-daemon thread finished (or crashed)
   [[noreturn]] void abort_from_thread();
   void step_bound_exceeded();  // returns only while the execution is already ending
+  void step_off_fast_path();   // count_step() past point_limit_: the bound, or an ended execution
+  // Every change of aborting_, access_fast_ or step_limit_ goes through these,
+  // so that the two limits the inline paths compare against stay true.
+  void set_aborting(bool v) {
+    aborting_ = v;
+    set_limits();
+  }
+  void set_limits() {
+    point_limit_ = aborting_ ? 0 : step_limit_;
+    access_limit_ = access_fast_ && !aborting_ ? step_limit_ : 0;
+  }
   void aborted_point();
   void on_read_slow(Shadow& sh, SrcLoc loc, const char* op);
   void on_write_slow(Shadow& sh, SrcLoc loc, const char* op);
@@ -400,6 +408,11 @@ class Scheduler {
   unsigned nrunnable_ = 0;
   uint64_t steps_ = 0;
   uint64_t step_limit_ = 0;
+  // step_limit_, or 0 while the execution is ending: count_step()'s one test.
+  uint64_t point_limit_ = 0;
+  // step_limit_ when a plain access may take the inline path (access_fast_
+  // and not ending), else 0: access_off_fast_path()'s one test.
+  uint64_t access_limit_ = 0;
   uint64_t now_ = 0;
   uint32_t gen_ = 0;
   uint32_t gen_next_ = 0;  // next_generation(): the block this scheduler owns

@@ -431,6 +431,37 @@ TEST(Scheduler, ParkWithDeadlineTimesOut) {
   EXPECT_EQ(r, WakeReason::kTimedOut);
 }
 
+// The inline paths compare against limits folded from the step bound and the
+// execution's end (Scheduler::set_limits): the bound must still fall on the
+// same step whether the loop makes plain accesses or scheduling points, with
+// or without the access fast path (tracing turns it off).
+TEST(Scheduler, StepBoundFallsOnTheBoundForAccessesAndPoints) {
+  for (bool trace : {false, true}) {
+    SchedulerOptions o;
+    o.max_steps = 1000;
+    o.trace = trace;
+    Scheduler s(o);
+    RandomStrategy st(3);
+    Cell<int> flag;
+    const Execution& by_access = s.run(st, [&] {
+      while (flag.load() == 0) {
+      }
+    });
+    ASSERT_TRUE(has_kind(by_access, FindingKind::kStepBound)) << "trace " << trace;
+    EXPECT_EQ(by_access.findings[0].step, 1000u) << "trace " << trace;
+    const Execution& by_point = s.run(st, [&] {
+      for (;;) Scheduler::current()->yield();
+    });
+    ASSERT_TRUE(has_kind(by_point, FindingKind::kStepBound)) << "trace " << trace;
+    EXPECT_EQ(by_point.findings[0].step, 1000u) << "trace " << trace;
+    // 999 steps is no finding, and the next execution has the whole budget.
+    const Execution& under = s.run(st, [&] {
+      for (int i = 0; i < 999; ++i) flag.load();
+    });
+    EXPECT_TRUE(under.findings.empty()) << "trace " << trace;
+  }
+}
+
 TEST(Scheduler, StepBoundTurnsLivelockIntoVerdict) {
   SchedulerOptions o;
   o.max_steps = 1000;
