@@ -54,6 +54,43 @@ bool busy_live(const lock_object& lo, bool exclusive) {
   return lo.live_owner != kNoThread || (exclusive && lo.live_sharers > 0);
 }
 
+// The uncommon parts of acquire_sim/release_sim, out of line: what formats a
+// message or records a profile stays out of the hot functions' frames.
+[[gnu::cold, gnu::noinline]] void recursed_misuse(const lock_object& lo, SrcLoc site) {
+  misuse(fmt::format("recursed on non-recursive {} {} @ {}\n first acquired @ {}", lock_class_name(lo.lo_class),
+                     lo.lo_name, site.str(), lo.locked_at.str()),
+         site);
+}
+[[gnu::cold, gnu::noinline]] void release_misuse(const lock_object& lo, bool exclusive, SrcLoc site) {
+  const char* cls = lock_class_name(lo.lo_class);
+  if (!exclusive) misuse(fmt::format("{} {} not share locked @ {}", cls, lo.lo_name, site.str()), site);
+  else if (lo.owner_tid == kNoThread) misuse(fmt::format("{} {} not locked @ {}", cls, lo.lo_name, site.str()), site);
+  else
+    misuse(fmt::format("{} {} not owned @ {}: held by thread {}", cls, lo.lo_name, site.str(), lo.owner_tid), site);
+}
+[[gnu::noinline]] void blocking_sleep_check(Witness& w, const lock_object& lo, SrcLoc site) {
+  if (w.holds_spin())
+    w.sleep_check(nullptr, fmt::format("blocking on {} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name), site);
+}
+[[gnu::noinline]] void profile_acquire(Witness& w, lock_object& lo, bool contended, uint64_t waited) {
+  w.profile().record_acquire(w.class_of(lo), contended, waited, LockProfile::Unit::kSteps,
+                             &w == Witness::thread_current());
+}
+[[gnu::noinline]] void profile_release(Witness& w, lock_object& lo, uint64_t held) {
+  w.profile().record_release(w.class_of(lo), held, LockProfile::Unit::kSteps, &w == Witness::thread_current());
+}
+[[gnu::cold, gnu::noinline]] void trace_lock(sim::Scheduler& s, const lock_object& lo, bool exclusive, bool contended,
+                                             SrcLoc site) {
+  s.trace_note(exclusive ? "lock" : "slock",
+               fmt::format("{} \"{}\"{}", lock_class_name(lo.lo_class), lo.lo_name, contended ? " (contended)" : ""),
+               site);
+}
+[[gnu::cold, gnu::noinline]] void trace_unlock(sim::Scheduler& s, const lock_object& lo, bool exclusive,
+                                               SrcLoc site) {
+  s.trace_note(exclusive ? "unlock" : "sunlock", fmt::format("{} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name),
+               site);
+}
+
 bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_only, SrcLoc site) {
   refresh(lo, s);
   const Tid me = s.self();
@@ -62,28 +99,27 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
   if (!try_only && lo.owner_tid != me && busy_sim(lo, exclusive)) s.step();
   else s.point();
   Witness* w = Witness::current();
-  if (lo.owner_tid == me) {
+  if (lo.owner_tid == me) [[unlikely]] {
     if (exclusive && lo.recursable()) {
       ++lo.recurse;
       return true;
     }
     if (try_only && !exclusive) return false;
-    misuse(fmt::format("recursed on non-recursive {} {} @ {}\n first acquired @ {}", lock_class_name(lo.lo_class),
-                       lo.lo_name, site.str(), lo.locked_at.str()),
-           site);
+    recursed_misuse(lo, site);
     return false;
   }
   const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
   if (w != nullptr) w->checkorder(lo, flags, site);
   const bool contended = busy_sim(lo, exclusive);
-  if (contended && try_only) return false;
   const uint64_t t0 = s.steps();
-  if (contended && lo.sleepable() && w != nullptr && w->holds_spin())
-    w->sleep_check(nullptr, fmt::format("blocking on {} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name), site);
-  while (busy_sim(lo, exclusive)) {
-    ++lo.waiters;
-    s.park(&lo, site);
-    --lo.waiters;
+  if (contended) {
+    if (try_only) return false;
+    if (lo.sleepable() && w != nullptr) blocking_sleep_check(*w, lo, site);
+    do {
+      ++lo.waiters;
+      s.park(&lo, site);
+      --lo.waiters;
+    } while (busy_sim(lo, exclusive));
   }
   if (exclusive) {
     lo.owner_tid = me;
@@ -95,14 +131,9 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
   s.acquire(lo.sync);
   if (w != nullptr) {
     w->lock(lo, flags, site);
-    if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
-      w->profile().record_acquire(w->class_of(lo), contended, s.steps() - t0, LockProfile::Unit::kSteps,
-                                  w == Witness::thread_current());
+    if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE)) profile_acquire(*w, lo, contended, s.steps() - t0);
   }
-  if (s.tracing())
-    s.trace_note(exclusive ? "lock" : "slock", fmt::format("{} \"{}\"{}", lock_class_name(lo.lo_class), lo.lo_name,
-                                                           contended ? " (contended)" : ""),
-                 site);
+  if (s.tracing()) [[unlikely]] trace_lock(s, lo, exclusive, contended, site);
   return true;
 }
 
@@ -113,41 +144,35 @@ void release_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, SrcLoc site
   if (point && !s.aborting()) s.point();
   refresh(lo, s);
   const Tid me = s.self();
-  if (s.aborting()) {  // unwinding an ended execution: let go quietly
+  if (s.aborting()) [[unlikely]] {  // unwinding an ended execution: let go quietly
     if (exclusive && lo.owner_tid == me) lo.owner_tid = kNoThread;
     if (!exclusive && lo.sharers > 0) --lo.sharers;
     return;
   }
-  Witness* w = Witness::current();
-  if (exclusive) {
-    if (lo.owner_tid != me) {
-      misuse(lo.owner_tid == kNoThread
-                 ? fmt::format("{} {} not locked @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str())
-                 : fmt::format("{} {} not owned @ {}: held by thread {}", lock_class_name(lo.lo_class), lo.lo_name,
-                               site.str(), lo.owner_tid),
-             site);
-      return;
-    }
-    if (lo.recurse > 0) {
-      --lo.recurse;
-      return;
-    }
-  } else if (lo.sharers == 0) {
-    misuse(fmt::format("{} {} not share locked @ {}", lock_class_name(lo.lo_class), lo.lo_name, site.str()), site);
+  if (exclusive ? lo.owner_tid != me : lo.sharers == 0) [[unlikely]] {
+    release_misuse(lo, exclusive, site);
     return;
   }
-  if (w != nullptr) {
+  if (exclusive && lo.recurse > 0) {
+    --lo.recurse;
+    return;
+  }
+  if (Witness* w = Witness::current()) {
     w->unlock(lo, site);
     if (exclusive && w->options().profile && !(lo.lo_flags & MTX_NOPROFILE))
-      w->profile().record_release(w->class_of(lo), s.steps() - lo.acquired_at, LockProfile::Unit::kSteps,
-                                  w == Witness::thread_current());
+      profile_release(*w, lo, s.steps() - lo.acquired_at);
   }
-  if (s.tracing())
-    s.trace_note(exclusive ? "unlock" : "sunlock", fmt::format("{} \"{}\"", lock_class_name(lo.lo_class), lo.lo_name),
-                 site);
-  s.release_join(lo.sync);
-  if (exclusive) lo.owner_tid = kNoThread;
-  else --lo.sharers;
+  if (s.tracing()) [[unlikely]] trace_unlock(s, lo, exclusive, site);
+  // An exclusive holder's clock already covers lo.sync (its acquisition
+  // joined it, and nobody released the lock in between), so the join is a
+  // copy; shared holders release concurrently and must join.
+  if (exclusive) {
+    s.release(lo.sync);
+    lo.owner_tid = kNoThread;
+  } else {
+    s.release_join(lo.sync);
+    --lo.sharers;
+  }
   if (lo.waiters > 0) s.wake_all(&lo);
 }
 

@@ -45,14 +45,16 @@ class Cell {
   Cell(const Cell&) = delete;
   Cell& operator=(const Cell&) = delete;
 
-  T load(SrcLoc loc = SrcLoc::current()) const {
+  // Always inline: the call would cost as much as the common case of the
+  // check itself (docs/performance.md); the uncommon cases are out of line.
+  [[gnu::always_inline]] T load(SrcLoc loc = SrcLoc::current()) const {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_read(sh_, loc);
     else
       chaos::point();  // live mode: maybe perturb timing (model/sim/chaos.h)
     return v_;
   }
-  void store(T v, SrcLoc loc = SrcLoc::current()) {
+  [[gnu::always_inline]] void store(T v, SrcLoc loc = SrcLoc::current()) {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_write(sh_, loc);
     else
@@ -61,12 +63,16 @@ class Cell {
   }
   // The same, recorded in the trace as `op` (a static string naming the
   // field, e.g. "store tqe_next") instead of "load"/"store".
-  T load(SrcLoc loc, const char* op) const {
+  // `op` names the access in traces: a static string, or a callable returning
+  // one, called only when the access leaves the inline path (Scheduler::on_read).
+  template <class Op>
+  [[gnu::always_inline]] T load(SrcLoc loc, Op op) const {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_read(sh_, loc, op);
     return v_;
   }
-  void store(T v, SrcLoc loc, const char* op) {
+  template <class Op>
+  [[gnu::always_inline]] void store(T v, SrcLoc loc, Op op) {
     if (Scheduler* s = Scheduler::current()) [[likely]]
       s->on_write(sh_, loc, op);
     v_ = v;

@@ -163,19 +163,19 @@ struct DoubleTraits {
 
   static node_ptr get_next(const node_ptr& n) {
     if (!n.p) [[unlikely]] return null_ref(n.loc);
-    return node_ptr(n.p->next.load(n.loc, link_op(n.p, n.head, false, true)), n.loc, n.head);
+    return node_ptr(n.p->next.load(n.loc, [&n] { return link_op(n.p, n.head, false, true); }), n.loc, n.head);
   }
   static void set_next(const node_ptr& n, const node_ptr& v) {
     if (!n.p) [[unlikely]] return null_link(n.loc);
-    n.p->next.store(v.p, n.loc, link_op(n.p, n.head, true, true));
+    n.p->next.store(v.p, n.loc, [&n] { return link_op(n.p, n.head, true, true); });
   }
   static node_ptr get_previous(const node_ptr& n) {
     if (!n.p) [[unlikely]] return null_ref(n.loc);
-    return node_ptr(n.p->prev.load(n.loc, link_op(n.p, n.head, false, false)), n.loc, n.head);
+    return node_ptr(n.p->prev.load(n.loc, [&n] { return link_op(n.p, n.head, false, false); }), n.loc, n.head);
   }
   static void set_previous(const node_ptr& n, const node_ptr& v) {
     if (!n.p) [[unlikely]] return null_link(n.loc);
-    n.p->prev.store(v.p, n.loc, link_op(n.p, n.head, true, false));
+    n.p->prev.store(v.p, n.loc, [&n] { return link_op(n.p, n.head, true, false); });
   }
 
  private:
@@ -265,11 +265,11 @@ class DoubleHead {
   }
   E* load_next(const E* n, const char* label, SrcLoc loc) const {
     OpLabel l(label);
-    return n->next.load(loc, link_op(n, &head_, false, true));
+    return n->next.load(loc, [n, this] { return link_op(n, &head_, false, true); });
   }
   E* load_prev(const E* n, const char* label, SrcLoc loc) const {
     OpLabel l(label);
-    return n->prev.load(loc, link_op(n, &head_, false, false));
+    return n->prev.load(loc, [n, this] { return link_op(n, &head_, false, false); });
   }
   // Walks from the head along next (or prev), reading the following link
   // before calling the body. A NULL link is corruption in a circular list.

@@ -46,7 +46,7 @@ std::string Execution::trace_text() const {
 Scheduler::Scheduler(SchedulerOptions opts) : opts_(opts) {
   for (Tid t = 0; t < kMaxThreads; ++t) threads_[t].tid = t;
   main_.tid = kNoThread;
-  main_.name = "scheduler";
+  main_.set_name("scheduler");
   main_.started = true;  // the OS thread's own context: never created with make_fcontext
   hooks_.self = this;
   hooks_.on_fault = &Scheduler::on_fault;
@@ -368,15 +368,19 @@ bool Scheduler::only_daemons_left() const {
   return true;
 }
 
+void Scheduler::too_many_threads(SrcLoc loc) {
+  Finding f;
+  f.kind = FindingKind::kLimit;
+  f.message = fmt::format("too many simulated threads: kqsim supports {} per execution", kMaxThreads);
+  f.sites = {Site::from(loc)};
+  f.fatal = true;
+  report(std::move(f));
+}
+
 Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   if (aborting_) return kNoThread;
-  if (nthreads_ == kMaxThreads) {
-    Finding f;
-    f.kind = FindingKind::kLimit;
-    f.message = fmt::format("too many simulated threads: kqsim supports {} per execution", kMaxThreads);
-    f.sites = {Site::from(loc)};
-    f.fatal = true;
-    report(std::move(f));
+  if (nthreads_ == kMaxThreads) [[unlikely]] {
+    too_many_threads(loc);
     return kNoThread;
   }
   Tid tid = nthreads_++;
@@ -401,8 +405,12 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   t.stopped = false;
   t.join_target = kNoThread;
   t.body = std::move(body);
-  if (name != nullptr) t.name = name;
-  else t.name = fmt::format("t{}", tid);
+  if (name != nullptr) {
+    t.set_name(name);
+  } else {
+    auto r = fmt::format_to_n(t.name, Thread::kMaxName, "t{}", tid);
+    *r.out = '\0';
+  }
   // Happens-before: the child starts after everything its parent did so far.
   t.vc.clear();
   if (cur_ != &main_) {
@@ -416,11 +424,13 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
   // next point, and nothing the parent does before it is visible to the
   // child (see "Scheduling points" in scheduler.h).
   if (cur_ != &main_) {
-    if (opts_.trace) trace_event("spawn", loc, fmt::format("-> {}", thread_desc(tid)));
+    if (opts_.trace) [[unlikely]] trace_spawn(tid, loc);
     step();
   }
   return tid;
 }
+
+void Scheduler::trace_spawn(Tid t, SrcLoc loc) { trace_event("spawn", loc, fmt::format("-> {}", thread_desc(t))); }
 
 void Scheduler::join(Tid t, SrcLoc loc) {
   // No point before joining a thread that has not finished: the caller parks
@@ -431,7 +441,7 @@ void Scheduler::join(Tid t, SrcLoc loc) {
   cur_->join_target = t;
   while (threads_[t].state != State::kFinished && threads_[t].state != State::kCrashed) park(&w, loc);
   cur_->join_target = kNoThread;
-  cur_->vc.join(threads_[t].vc);
+  cur_->vc.join_first(threads_[t].vc, nthreads_);
   if (opts_.trace) trace_event("join", loc, thread_desc(t));
 }
 

@@ -164,7 +164,8 @@ class Scheduler {
 
   // ---- called from simulated threads ----
   Tid self() const { return cur_->tid; }
-  const char* thread_name(Tid t) const { return threads_[t].name.c_str(); }
+  const char* thread_name(Tid t) const { return threads_[t].name; }
+  // `name` is copied (up to Thread::kMaxName characters); nullptr names it "t<tid>".
   Tid spawn(InlineFn body, const char* name = nullptr, SrcLoc loc = SrcLoc::current());
   // A daemon thread (a kernel service loop: softclock, a taskqueue) does not
   // keep the execution alive: once every non-daemon thread has finished, the
@@ -249,9 +250,14 @@ class Scheduler {
   // The inline part makes no call but the tail one: everything that would
   // (the step bound reached, an ended execution, tracing, accesses that are
   // points) goes to on_read_slow()/on_write_slow() before the step is counted.
-  void on_read(Shadow& sh, SrcLoc loc, const char* op = "load") {
+  //
+  // `op` names the access in traces: a static string, or a callable returning
+  // one (OpName), called only off the inline path, so an access pays nothing
+  // for a name it only needs when tracing.
+  template <class Op = const char*>
+  [[gnu::always_inline]] void on_read(Shadow& sh, SrcLoc loc, Op op = "load") {
     if (access_off_fast_path()) [[unlikely]]
-      return on_read_slow(sh, loc, op);
+      return on_read_slow(sh, loc, op_name(op));
     ++steps_;
     const Thread& t = *cur_;
     const uint32_t clk = t.vc[t.tid];
@@ -270,9 +276,10 @@ class Scheduler {
     }
     read_check(sh, loc);
   }
-  void on_write(Shadow& sh, SrcLoc loc, const char* op = "store") {
+  template <class Op = const char*>
+  [[gnu::always_inline]] void on_write(Shadow& sh, SrcLoc loc, Op op = "store") {
     if (access_off_fast_path()) [[unlikely]]
-      return on_write_slow(sh, loc, op);
+      return on_write_slow(sh, loc, op_name(op));
     ++steps_;
     const Thread& t = *cur_;
     if (sh.gen != gen_) {  // the first access of this execution
@@ -338,7 +345,15 @@ class Scheduler {
     Tid join_target = kNoThread;  // the thread join() waits for
     const char* label = nullptr;
     InlineFn body;
-    std::string name;
+    // Copied at spawn (no allocation, no library call: spawn runs once per
+    // thread per execution); a longer name is cut to kMaxName characters.
+    static constexpr size_t kMaxName = 31;
+    char name[kMaxName + 1] = "";
+    void set_name(const char* n) {
+      size_t i = 0;
+      for (; i < kMaxName && n[i] != '\0'; ++i) name[i] = n[i];
+      name[i] = '\0';
+    }
   };
   class JoinWait;
 
@@ -369,6 +384,8 @@ class Scheduler {
   bool only_daemons_left() const;  // every non-daemon thread finished (or crashed)
   [[noreturn]] void abort_from_thread();
   void step_bound_exceeded();  // returns only while the execution is already ending
+  [[gnu::cold, gnu::noinline]] void too_many_threads(SrcLoc loc);  // spawn's kLimit finding
+  [[gnu::cold, gnu::noinline]] void trace_spawn(Tid t, SrcLoc loc);
   void step_off_fast_path();   // count_step() past point_limit_: the bound, or an ended execution
   // Every change of aborting_, access_fast_ or step_limit_ goes through these,
   // so that the two limits the inline paths compare against stay true.
@@ -381,6 +398,11 @@ class Scheduler {
     access_limit_ = access_fast_ && !aborting_ ? step_limit_ : 0;
   }
   void aborted_point();
+  static const char* op_name(const char* op) { return op; }
+  template <class Fn>
+  static const char* op_name(const Fn& fn) {
+    return fn();
+  }
   void on_read_slow(Shadow& sh, SrcLoc loc, const char* op);
   void on_write_slow(Shadow& sh, SrcLoc loc, const char* op);
   void read_check(Shadow& sh, SrcLoc loc);
