@@ -764,6 +764,7 @@ void Scheduler::unwind_all() {
 void Scheduler::release(SyncVar& s) {
   if (!opts_.race_detection || cur_ == &main_) return;
   s.gen = gen_;
+  s.copied_from = cur_->tid;
   s.vc = cur_->vc;
   cur_->vc[cur_->tid]++;
 }
@@ -774,13 +775,14 @@ void Scheduler::release_join(SyncVar& s) {
     s.gen = gen_;
     s.vc.clear();
   }
+  s.copied_from = kNoThread;
   s.vc.join_first(cur_->vc, nthreads_);
   cur_->vc[cur_->tid]++;
 }
 
 void Scheduler::acquire(SyncVar& s) {
   if (!opts_.race_detection || cur_ == &main_) return;
-  if (s.gen != gen_) return;
+  if (s.gen != gen_ || s.copied_from == cur_->tid) return;  // nothing new (vector_clock.h)
   cur_->vc.join_first(s.vc, nthreads_);
 }
 

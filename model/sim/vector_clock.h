@@ -51,8 +51,14 @@ struct VectorClock {
 // meaningful only while gen is the running execution's (gen 0 never is), and
 // the scheduler writes all of it before gen says so; so constructing a SyncVar
 // (every lock and atomic, every execution) stores one word, not 68 bytes.
+//
+// copied_from: the thread whose release() (a copy of its clock) wrote vc last,
+// or kNoThread after a release_join(). That thread's clock only grows, so it
+// still covers vc, and its own acquire is a no-op (a mutex re-taken by its last
+// holder). Valid, like vc, only while gen is current.
 struct SyncVar {
   uint32_t gen = 0;
+  Tid copied_from;  // NOLINT(cppcoreguidelines-pro-type-member-init): see above
   VectorClock vc{VectorClock::Unset{}};
 };
 
