@@ -4,7 +4,9 @@
 // protected_fixedsize_stack, kept and reused across executions (allocating a
 // stack is an mmap; reusing one is free). switch_context() jumps from the
 // running context to `to`, telling the address and thread sanitizers about the
-// stack change when they are built in. Nothing here schedules: the Scheduler
+// stack change when they are built in. The jump is Boost's jump_fcontext, or on
+// x86-64 our own with its frame and no control-word save (fiber.cc says why);
+// contexts are always made by Boost's make_fcontext. Nothing here schedules: the Scheduler
 // decides who runs, this file only knows how to get there.
 //
 // Fault handling: install_fault_handler() installs (once per process) a
