@@ -61,9 +61,8 @@ class Cell {
       chaos::point();
     v_ = v;
   }
-  // The same, recorded in the trace as `op` (a static string naming the
-  // field, e.g. "store tqe_next") instead of "load"/"store".
-  // `op` names the access in traces: a static string, or a callable returning
+  // The same, recorded in the trace as `op` instead of "load"/"store": a
+  // static string naming the field ("store tqe_next"), or a callable returning
   // one, called only when the access leaves the inline path (Scheduler::on_read).
   template <class Op>
   [[gnu::always_inline]] T load(SrcLoc loc, Op op) const {
