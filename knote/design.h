@@ -33,10 +33,18 @@ namespace kqsim::kern {
 
 struct kqueue;
 
+// The two common kq_design::kq_mtx answers (kern_event.cc): the kqueue's own
+// "kqueue" mutex, kq->kq_lock (FreeBSD 5.3+), and nothing (a design relying on
+// Giant). KQ_LOCK recognises them and resolves the mutex without the call
+// (kq_lock_mtx in knote.h): KQ_OWNED runs at every queue operation.
+locks::mtx* kq_own_mtx(kqueue* kq);
+locks::mtx* kq_no_mtx(kqueue* kq);
+
 struct kq_design {
   const char* name = "";
   const char* summary = "";
   // The mutex KQ_LOCK(kq) takes, or nullptr when KQ_LOCK takes nothing.
+  // kq_own_mtx and kq_no_mtx (below) are the two common answers.
   locks::mtx* (*kq_mtx)(kqueue* kq) = nullptr;
   // kqueue() and kevent() run under Giant.
   bool kevent_giant = false;

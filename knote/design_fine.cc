@@ -36,12 +36,10 @@
 namespace kqsim::kern {
 namespace {
 
-locks::mtx* fine_kq_mtx(kqueue* kq) { return &kq->kq_lock; }
-
 const kq_design kDesignFine = {
     .name = "fine",
     .summary = "FreeBSD 5.3+: per-kqueue mutex, object knlist locks, in-flux protocol, markers",
-    .kq_mtx = fine_kq_mtx,
+    .kq_mtx = kq_own_mtx,
     .kevent_giant = false,
     .all_giant = false,
     .scan_drops_kq_lock = true,

@@ -18,12 +18,10 @@
 namespace kqsim::kern {
 namespace {
 
-locks::mtx* giant_kq_mtx(kqueue*) { return nullptr; }
-
 const kq_design kDesignGiant = {
     .name = "giant",
     .summary = "every syscall under Giant, callers included: serial and correct",
-    .kq_mtx = giant_kq_mtx,
+    .kq_mtx = kq_no_mtx,
     .kevent_giant = true,
     .all_giant = true,
     .scan_drops_kq_lock = false,

@@ -26,12 +26,10 @@
 namespace kqsim::kern {
 namespace {
 
-locks::mtx* none_kq_mtx(kqueue*) { return nullptr; }
-
 const kq_design kDesignNone = {
     .name = "none",
     .summary = "FreeBSD 5.1: kern_event under Giant, MP-safe pipes call KNOTE without it (kern/57945)",
-    .kq_mtx = none_kq_mtx,
+    .kq_mtx = kq_no_mtx,
     .kevent_giant = true,
     .all_giant = false,
     .scan_drops_kq_lock = false,

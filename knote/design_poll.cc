@@ -27,12 +27,10 @@
 namespace kqsim::kern {
 namespace {
 
-locks::mtx* poll_kq_mtx(kqueue* kq) { return &kq->kq_lock; }
-
 const kq_design kDesignPoll = {
     .name = "poll",
     .summary = "measurement design: fine's locking, but kevent() asks every registered knote's filter (poll-style)",
-    .kq_mtx = poll_kq_mtx,
+    .kq_mtx = kq_own_mtx,
     .kevent_giant = false,
     .all_giant = false,
     .scan_drops_kq_lock = true,

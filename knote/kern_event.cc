@@ -44,26 +44,18 @@ using namespace bsd;
 
 const kq_design& design() { return World::current()->design(); }
 
-mtx* kq_mtx(kqueue* kq) { return design().kq_mtx(kq); }
-
 }  // namespace
 
-// ---- KQ_LOCK and friends (exported in knote.h for filters and objects) ----
+// ---- KQ_LOCK and friends (inline in knote.h, for filters and objects) ----
 
-void KQ_LOCK(kqueue* kq, SrcLoc loc) {
-  if (mtx* m = kq_mtx(kq)) locks::mtx_lock(m, loc);
-}
-void KQ_UNLOCK(kqueue* kq, SrcLoc loc) {
-  if (mtx* m = kq_mtx(kq)) locks::mtx_unlock(m, loc);
-}
-void KQ_OWNED(kqueue* kq, SrcLoc loc) {
-  if (mtx* m = kq_mtx(kq)) locks::mtx_assert(m, locks::MA_OWNED, loc);
-}
+mtx* kq_own_mtx(kqueue* kq) { return &kq->kq_lock; }
+mtx* kq_no_mtx(kqueue*) { return nullptr; }
+
 namespace {
 // The mutex a thread sleeps on for this kqueue: the kq lock, or Giant when
 // the design covers kern_event with Giant.
 mtx* kq_sleep_mtx(kqueue* kq) {
-  mtx* m = kq_mtx(kq);
+  mtx* m = kq_lock_mtx(kq);
   return m != nullptr ? m : &locks::Giant;
 }
 
@@ -831,7 +823,7 @@ void knlist_cleardel(knlist* knl, thread* td, int islocked, int killkn) {
     knl->kl_unlock(knl->kl_lockarg);
     kq->kq_state.store(kq->kq_state.load() | KQ_FLUXWAIT);
     // KQ_FLUX_SLEEP with PDROP; Giant designs keep Giant (the syscall's).
-    locks::msleep(kq, kq_sleep_mtx(kq), locks::PSOCK | (kq_mtx(kq) != nullptr ? locks::PDROP : 0), "kqkclr", 0);
+    locks::msleep(kq, kq_sleep_mtx(kq), locks::PSOCK | (kq_lock_mtx(kq) != nullptr ? locks::PDROP : 0), "kqkclr", 0);
     knl->kl_lock(knl->kl_lockarg);
   }
   if (!islocked) knl->kl_unlock(knl->kl_lockarg);
@@ -992,7 +984,7 @@ findkn:
     }
     kq->kq_state.store(kq->kq_state.load() | KQ_FLUXWAIT);
     // KQ_FLUX_SLEEP(kq, kn, PDROP); Giant designs keep Giant (the syscall's).
-    locks::msleep(kq, kq_sleep_mtx(kq), locks::PSOCK | (kq_mtx(kq) != nullptr ? locks::PDROP : 0), "kqflxwt", 0);
+    locks::msleep(kq, kq_sleep_mtx(kq), locks::PSOCK | (kq_lock_mtx(kq) != nullptr ? locks::PDROP : 0), "kqflxwt", 0);
     if (fp != nullptr) {
       fdrop(fp, td);
       fp = nullptr;
@@ -1111,7 +1103,7 @@ int kern_kqueue(thread* td, int* fdp_out) {
   kqueue* kq = w->make<kqueue>();
   kq->kq_serial = w->next_serial();
   kq->kq_lock.init("kqueue", nullptr, locks::MTX_DEF | locks::MTX_DUPOK);
-  if (mtx* m = kq_mtx(kq)) knlist_init_mtx(&kq->kq_sel, m);
+  if (mtx* m = kq_lock_mtx(kq)) knlist_init_mtx(&kq->kq_sel, m);
   else knlist_init(&kq->kq_sel, nullptr, knlist_null_lock, knlist_null_lock, knlist_null_assert);
   // No references yet: kqueue_close() and kevent() take theirs with
   // kqueue_acquire() (FreeBSD zero-allocates the kqueue).
@@ -1122,7 +1114,7 @@ int kern_kqueue(thread* td, int* fdp_out) {
   int fd = -1;
   int error = falloc(td, &fp, &fd, DTYPE_KQUEUE, &kqueueops, kq);
   if (error) return error;
-  mtx* order = design().kqueue_lock_before_filedesc ? kq_mtx(kq) : nullptr;
+  mtx* order = design().kqueue_lock_before_filedesc ? kq_lock_mtx(kq) : nullptr;
   if (order != nullptr) locks::mtx_lock(order);  // Feldman: kqueue lock, then filedesc
   FILEDESC_XLOCK(fdp);
   fdp->fd_kqlist.push_back(kq);

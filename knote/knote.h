@@ -28,6 +28,7 @@
 
 #include "locks/mutex.h"
 #include "model/kern/kern_types.h"
+#include "model/kern/world.h"
 #include "model/sim/cell.h"
 #include "model/sim/list.h"
 
@@ -179,9 +180,25 @@ void knote_fdclose(thread* td, int fd);
 // KQ_LOCK(kq) takes what the design in force says (knote/design.h); the
 // in-flux helpers need the kq lock; knote_activate is KNOTE_ACTIVATE(kn,
 // islock); knote_enqueue/knote_dequeue need the kq lock.
-void KQ_LOCK(kqueue* kq, SrcLoc loc = SrcLoc::current());
-void KQ_UNLOCK(kqueue* kq, SrcLoc loc = SrcLoc::current());
-void KQ_OWNED(kqueue* kq, SrcLoc loc = SrcLoc::current());
+//
+// kq_lock_mtx(kq) is that mutex, or nullptr: the design's kq_mtx, with its
+// two common answers (kq_own_mtx, kq_no_mtx) resolved without the call.
+// Inline, as KQ_LOCK/KQ_UNLOCK/KQ_OWNED: they run at every queue operation.
+inline locks::mtx* kq_lock_mtx(kqueue* kq) {
+  locks::mtx* (*const f)(kqueue*) = World::current()->design().kq_mtx;
+  if (f == kq_own_mtx) return &kq->kq_lock;
+  if (f == kq_no_mtx) return nullptr;
+  return f(kq);
+}
+inline void KQ_LOCK(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+  if (locks::mtx* m = kq_lock_mtx(kq)) locks::mtx_lock(m, loc);
+}
+inline void KQ_UNLOCK(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+  if (locks::mtx* m = kq_lock_mtx(kq)) locks::mtx_unlock(m, loc);
+}
+inline void KQ_OWNED(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
+  if (locks::mtx* m = kq_lock_mtx(kq)) locks::mtx_assert(m, locks::MA_OWNED, loc);
+}
 void KQ_FLUX_WAKEUP(kqueue* kq, SrcLoc loc = SrcLoc::current());
 void KQ_UNLOCK_FLUX(kqueue* kq, SrcLoc loc = SrcLoc::current());
 bool kn_in_flux(knote* kn);

@@ -37,7 +37,7 @@ namespace {
 using namespace bsd;
 
 locks::mtx* kq_sleep_mtx(kqueue* kq) {
-  locks::mtx* m = World::current()->design().kq_mtx(kq);
+  locks::mtx* m = kq_lock_mtx(kq);
   return m != nullptr ? m : &locks::Giant;
 }
 

@@ -35,16 +35,8 @@ void mtx_destroy(mtx* m, SrcLoc loc) {
   m->lo_destroyed = true;
 }
 
-void mtx_lock(mtx* m, SrcLoc loc) {
-  KASSERT(m->lo_class != LockClass::kSpinMutex,
-          ("mtx_lock() of spin mutex %s @ %s", m->lo_name, loc.str().c_str()));
-  lo_acquire(*m, true, false, loc);
-}
-
-void mtx_unlock(mtx* m, SrcLoc loc) {
-  KASSERT(m->lo_class != LockClass::kSpinMutex,
-          ("mtx_unlock() of spin mutex %s @ %s", m->lo_name, loc.str().c_str()));
-  lo_release(*m, true, loc);
+void mtx_class_panic(const mtx* m, const char* fn, SrcLoc loc) {
+  panic_at(kassert_format("%s() of spin mutex %s @ %s", fn, m->lo_name, loc.str().c_str()), SrcLoc::current());
 }
 
 void mtx_lock_spin(mtx* m, SrcLoc loc) {

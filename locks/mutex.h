@@ -31,8 +31,19 @@ struct mtx : lock_object {
 
 void mtx_init(mtx* m, const char* name, const char* type, int opts);
 void mtx_destroy(mtx* m, SrcLoc loc = SrcLoc::current());
-void mtx_lock(mtx* m, SrcLoc loc = SrcLoc::current());
-void mtx_unlock(mtx* m, SrcLoc loc = SrcLoc::current());
+// A sleep mutex taken with mtx_lock/mtx_unlock: inline up to lo_acquire /
+// lo_release (they run at every KQ_LOCK); the wrong class panics out of line.
+[[noreturn]] void mtx_class_panic(const mtx* m, const char* fn, SrcLoc loc);
+inline void mtx_lock(mtx* m, SrcLoc loc = SrcLoc::current()) {
+  if (m->lo_class == LockClass::kSpinMutex) [[unlikely]]
+    mtx_class_panic(m, "mtx_lock", loc);
+  lo_acquire(*m, true, false, loc);
+}
+inline void mtx_unlock(mtx* m, SrcLoc loc = SrcLoc::current()) {
+  if (m->lo_class == LockClass::kSpinMutex) [[unlikely]]
+    mtx_class_panic(m, "mtx_unlock", loc);
+  lo_release(*m, true, loc);
+}
 void mtx_lock_spin(mtx* m, SrcLoc loc = SrcLoc::current());
 void mtx_unlock_spin(mtx* m, SrcLoc loc = SrcLoc::current());
 int mtx_trylock(mtx* m, SrcLoc loc = SrcLoc::current());

@@ -56,7 +56,7 @@ void init_state(Env<State>& env) {
   kern::kqueue* kq = &s.kq;
   kq->kq_serial = env.world.next_serial();
   kq->kq_lock.init("kqueue", nullptr, locks::MTX_DEF | locks::MTX_DUPOK);
-  if (locks::mtx* m = env.world.design().kq_mtx(kq)) kern::knlist_init_mtx(&kq->kq_sel, m);
+  if (locks::mtx* m = kern::kq_lock_mtx(kq)) kern::knlist_init_mtx(&kq->kq_sel, m);
   for (kern::knote& kn : s.kn) {
     kn.kn_kq = kq;
     kn.kn_serial = env.world.next_serial();

@@ -230,47 +230,9 @@ bool report_list_corruption(const ListReport& report, const char* list_name, Src
 
 namespace list_detail {
 
-// The common case, a short well-formed list, checked without allocating: a
-// forward walk in which every link is mirrored by the next node's back link
-// (and the head's back link names the last node) implies a backward walk over
-// the same nodes, so one pass decides it. Anything unusual (a NULL or wild
-// link, a cycle, a long list, a count or an element missing) returns false and
-// the full Checker runs, which also writes the problems.
 bool quick_ok(const CheckSpec& spec, ListReport& r) {
-  constexpr size_t kMax = 32;
-  const bool doubly = spec.prev != nullptr;
-  const size_t bound = spec.bound.value_or(
-      std::max(spec.expected_count.value_or(0), spec.expected_nodes.size()) * 2 + 1024);
-  const void* nodes[kMax];
-  size_t n = 0;
-  const void* a = spec.head;
-  for (;;) {
-    const void* b = spec.next(a);
-    if (b == nullptr) {
-      if (doubly) return false;
-      break;
-    }
-    if (spec.align > 1 && reinterpret_cast<uintptr_t>(b) % spec.align != 0) return false;
-    if (b == spec.head) {
-      if (!doubly) return false;
-      break;
-    }
-    if (n == kMax || n == bound) return false;
-    for (size_t i = 0; i < n; ++i)
-      if (nodes[i] == b) return false;
-    if (doubly && spec.prev(b) != a) return false;
-    nodes[n++] = b;
-    a = b;
-  }
-  if (doubly && spec.prev(spec.head) != a) return false;
-  if (spec.expected_count && *spec.expected_count != n) return false;
-  for (const void* e : spec.expected_nodes)
-    if (std::find(nodes, nodes + n, e) == nodes + n) return false;
-  r.forward = n;
-  r.backward = doubly ? n : 0;
-  r.forward_complete = r.backward_complete = true;
-  r.ok = true;
-  return true;
+  return quick_walk(spec.head, spec.next, spec.prev, spec.align, spec.expected_count, spec.expected_nodes, spec.bound,
+                    r);
 }
 
 ListReport check_links(const CheckSpec& spec) {
