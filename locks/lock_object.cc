@@ -109,7 +109,8 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
     return false;
   }
   const int flags = (exclusive ? LOP_EXCLUSIVE : 0) | (try_only ? LOP_TRYLOCK : 0);
-  if (w != nullptr) w->checkorder(lo, flags, site);
+  Witness::HeldStack* held = w != nullptr ? &w->held() : nullptr;  // this thread's, across a park too
+  if (w != nullptr && !s.aborting()) w->checkorder(*held, lo, flags, site);
   const bool contended = busy_sim(lo, exclusive);
   const uint64_t t0 = s.steps();
   if (contended) {
@@ -130,7 +131,7 @@ bool acquire_sim(sim::Scheduler& s, lock_object& lo, bool exclusive, bool try_on
   }
   s.acquire(lo.sync);
   if (w != nullptr) {
-    w->lock(lo, flags, site);
+    w->lock(*held, lo, flags, site);
     if (w->options().profile && !(lo.lo_flags & MTX_NOPROFILE)) profile_acquire(*w, lo, contended, s.steps() - t0);
   }
   if (s.tracing()) [[unlikely]] trace_lock(s, lo, exclusive, contended, site);

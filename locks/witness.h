@@ -74,25 +74,56 @@ class Witness {
 
   ClassId class_of(lock_object& lo);
 
+  // A held lock, and a thread's stack of them (gen: the execution it belongs to).
+  struct Held {
+    lock_object* lo;
+    SrcLoc site;
+    int flags;
+  };
+  struct HeldStack {
+    uint32_t gen = 0;
+    const Witness* owner = nullptr;
+    std::vector<Held> locks;
+  };
+
   // The hooks are inline up to the common case (nothing held before an
   // acquisition; the lock released is the last one taken; nothing held at
   // exit): they run at every lock operation of every execution.
   void checkorder(lock_object& lo, int flags, SrcLoc site) {
-    if (!opts_.check || (flags & LOP_TRYLOCK) || (lo.lo_flags & MTX_NOWITNESS)) return;
     if (sim::Scheduler* s = sim::Scheduler::current(); s != nullptr && s->aborting()) return;
-    HeldStack& h = held();
+    checkorder(held(), lo, flags, site);
+  }
+  void lock(lock_object& lo, int flags, SrcLoc site) { lock(held(), lo, flags, site); }
+  void unlock(lock_object& lo, SrcLoc) { unlock(held(), lo); }
+
+  // The calling thread's held stack, and the same hooks on it: a simulated
+  // lock operation (acquire_sim/release_sim) looks the stack up once. The
+  // stack stays the thread's across a park; checkorder(HeldStack&, ...) is
+  // for a running execution (not one ending: the caller checks).
+  // The simulated thread's of the running execution, or the live OS thread's.
+  HeldStack& held() {
+    if (sim::Scheduler* s = sim::Scheduler::current()) {
+      HeldStack& h = sim_held_[s->self()];
+      if (h.gen != s->generation()) [[unlikely]] {
+        h.gen = s->generation();
+        h.locks.clear();
+      }
+      return h;
+    }
+    return live_held();
+  }
+  void checkorder(HeldStack& h, lock_object& lo, int flags, SrcLoc site) {
+    if (!opts_.check || (flags & LOP_TRYLOCK) || (lo.lo_flags & MTX_NOWITNESS)) return;
     if (h.locks.empty()) return;
     checkorder_held(h, lo, site);
   }
-  void lock(lock_object& lo, int flags, SrcLoc site) {
-    HeldStack& h = held();
+  void lock(HeldStack& h, lock_object& lo, int flags, SrcLoc site) {
     if (flags & LOP_EXCLUSIVE)
       for (const Held& e : h.locks)
         if (e.lo == &lo) return;  // recursion: one entry
     h.locks.push_back(Held{&lo, site, flags});
   }
-  void unlock(lock_object& lo, SrcLoc) {
-    HeldStack& h = held();
+  void unlock(HeldStack& h, lock_object& lo) {
     if (!h.locks.empty() && h.locks.back().lo == &lo) {
       h.locks.pop_back();
       return;
@@ -127,29 +158,6 @@ class Witness {
   size_t live_finding_count();
 
  private:
-  struct Held {
-    lock_object* lo;
-    SrcLoc site;
-    int flags;
-  };
-  struct HeldStack {
-    uint32_t gen = 0;
-    const Witness* owner = nullptr;
-    std::vector<Held> locks;
-  };
-  // The calling thread's held stack: the simulated thread's of the running
-  // execution, or the live OS thread's.
-  HeldStack& held() {
-    if (sim::Scheduler* s = sim::Scheduler::current()) {
-      HeldStack& h = sim_held_[s->self()];
-      if (h.gen != s->generation()) [[unlikely]] {
-        h.gen = s->generation();
-        h.locks.clear();
-      }
-      return h;
-    }
-    return live_held();
-  }
   HeldStack& live_held();
   void checkorder_held(HeldStack& h, lock_object& lo, SrcLoc site);
   static void unlock_inner(HeldStack& h, lock_object& lo);

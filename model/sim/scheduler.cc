@@ -391,7 +391,9 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
     // away.
     t.bounds = StackBounds{};
   } else {
-    allocate_stack(t.stack, opts_.stack_size);
+    // A slot's stack is kept from one execution to the next.
+    if (!t.stack.allocated() || t.stack.sc.size < opts_.stack_size) [[unlikely]]
+      allocate_stack(t.stack, opts_.stack_size);
     t.bounds = StackBounds{reinterpret_cast<const void*>(t.stack.lowest()), t.stack.sc.size};
   }
   t.state = State::kRunnable;
@@ -412,10 +414,11 @@ Tid Scheduler::spawn(InlineFn body, const char* name, SrcLoc loc) {
     *r.out = '\0';
   }
   // Happens-before: the child starts after everything its parent did so far.
-  t.vc.clear();
   if (cur_ != &main_) {
     t.vc = cur_->vc;
     cur_->vc[cur_->tid]++;
+  } else {
+    t.vc.clear();
   }
   t.vc[tid] += 1;
   add_runnable(tid);
