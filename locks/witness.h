@@ -96,11 +96,11 @@ class Witness {
   void lock(lock_object& lo, int flags, SrcLoc site) { lock(held(), lo, flags, site); }
   void unlock(lock_object& lo, SrcLoc) { unlock(held(), lo); }
 
-  // The calling thread's held stack, and the same hooks on it: a simulated
-  // lock operation (acquire_sim/release_sim) looks the stack up once. The
-  // stack stays the thread's across a park; checkorder(HeldStack&, ...) is
-  // for a running execution (not one ending: the caller checks).
-  // The simulated thread's of the running execution, or the live OS thread's.
+  // The calling thread's held stack (the simulated thread's in the running
+  // execution, or the live OS thread's), and the same hooks on it: a simulated
+  // lock acquisition looks the stack up once, and it stays the thread's across
+  // a park. checkorder(HeldStack&, ...) is for a running execution, not one
+  // ending (the caller checks).
   HeldStack& held() {
     if (sim::Scheduler* s = sim::Scheduler::current()) {
       HeldStack& h = sim_held_[s->self()];

@@ -160,5 +160,31 @@ TEST(Designs, KqueueCycleUnderFineNeitherRecursesNorDeadlocks) {
   EXPECT_EQ(f, "");
 }
 
+// KQ_LOCK's inline resolution (kq_lock_mtx) names the mutex the design's
+// kq_mtx returns, for every registered design and for a design whose kq_mtx
+// is neither shared answer (it must be called).
+locks::mtx g_custom_kq_mtx("custom kq", nullptr, locks::MTX_DEF);
+locks::mtx* custom_kq_mtx(kqueue*) { return &g_custom_kq_mtx; }
+
+TEST(DesignKqMtx, KqLockMtxIsWhatTheDesignsKqMtxReturns) {
+  int own = 0, none = 0;
+  for (const kq_design* d : all_designs()) {
+    World world(*d);
+    kqueue kq;
+    kq.kq_lock.init("kqueue", nullptr, locks::MTX_DEF | locks::MTX_DUPOK);
+    locks::mtx* m = d->kq_mtx(&kq);
+    EXPECT_EQ(kq_lock_mtx(&kq), m) << d->name;
+    own += m == &kq.kq_lock;
+    none += m == nullptr;
+  }
+  EXPECT_GE(own, 1);   // fine, poll: the shared kq_own_mtx
+  EXPECT_GE(none, 1);  // none, giant: kq_no_mtx
+  kq_design custom = *find_design("fine");
+  custom.kq_mtx = custom_kq_mtx;
+  World world(custom);
+  kqueue kq;
+  EXPECT_EQ(kq_lock_mtx(&kq), &g_custom_kq_mtx);
+}
+
 }  // namespace
 }  // namespace kqsim::kern
