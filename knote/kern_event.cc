@@ -51,16 +51,6 @@ const kq_design& design() { return World::current()->design(); }
 mtx* kq_own_mtx(kqueue* kq) { return &kq->kq_lock; }
 mtx* kq_no_mtx(kqueue*) { return nullptr; }
 
-namespace {
-// The mutex a thread sleeps on for this kqueue: the kq lock, or Giant when
-// the design covers kern_event with Giant.
-mtx* kq_sleep_mtx(kqueue* kq) {
-  mtx* m = kq_lock_mtx(kq);
-  return m != nullptr ? m : &locks::Giant;
-}
-
-}  // namespace
-
 void KQ_FLUX_WAKEUP(kqueue* kq, SrcLoc loc) {
   int st = kq->kq_state.load(loc);
   if ((st & KQ_FLUXWAIT) == KQ_FLUXWAIT) {

@@ -190,6 +190,12 @@ inline locks::mtx* kq_lock_mtx(kqueue* kq) {
   if (f == kq_no_mtx) return nullptr;
   return f(kq);
 }
+// The mutex a thread sleeps on for this kqueue (msleep's interlock): the kq
+// lock, or Giant when the design covers kern_event with Giant.
+inline locks::mtx* kq_sleep_mtx(kqueue* kq) {
+  locks::mtx* m = kq_lock_mtx(kq);
+  return m != nullptr ? m : &locks::Giant;
+}
 inline void KQ_LOCK(kqueue* kq, SrcLoc loc = SrcLoc::current()) {
   if (locks::mtx* m = kq_lock_mtx(kq)) locks::mtx_lock(m, loc);
 }

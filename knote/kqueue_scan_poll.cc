@@ -36,11 +36,6 @@ namespace {
 
 using namespace bsd;
 
-locks::mtx* kq_sleep_mtx(kqueue* kq) {
-  locks::mtx* m = kq_lock_mtx(kq);
-  return m != nullptr ? m : &locks::Giant;
-}
-
 class PollScan {
  public:
   PollScan(kqueue* kq, thread* td, void (*drop)(knote*, thread*), struct kevent* kevp, int count)

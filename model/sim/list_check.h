@@ -176,10 +176,10 @@ ListReport check_head(const Head& h, const char* kind, bool doubly, const ListEx
     ListReport r;
     r.kind = kind;
     static const std::vector<const void*> kNone;
-    auto next = [](const void* n) -> const void* { return static_cast<const E*>(n)->next.raw(); };
+    auto next = [](const void* n) { return raw_next<E>(n); };  // inlined, unlike &raw_next<E>
     bool ok;
     if constexpr (requires(const E& e) { e.prev; }) {
-      auto prev = [](const void* n) -> const void* { return static_cast<const E*>(n)->prev.raw(); };
+      auto prev = [](const void* n) { return raw_prev<E>(n); };
       ok = doubly ? quick_walk(&h.head_node(), next, prev, alignof(E), ex.count, kNone, ex.bound, r)
                   : quick_walk(&h.head_node(), next, nullptr, alignof(E), ex.count, kNone, ex.bound, r);
     } else {
